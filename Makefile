@@ -1,0 +1,43 @@
+# The course's two commands (see README.md):
+#   make lab    set up .venv and open the course in JupyterLab
+#   make test   set up .venv and run every test
+#
+# Variables:
+#   PYTHON=python3.12        the interpreter that creates .venv (Python >= 3.10)
+#   TORCH_INSTALL="..."      pip arguments that install PyTorch first, e.g. the small CPU wheels:
+#                            TORCH_INSTALL="torch --index-url https://download.pytorch.org/whl/cpu"
+#   PORT=8888                JupyterLab's port (on 127.0.0.1 only)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_INSTALL ?=
+PORT ?= 8888
+# What CI uses to produce and compare the stored notebook outputs.
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 GDM_PROFILE=quick GDM_DEVICE=cpu PYTHONHASHSEED=0
+
+.PHONY: install lab test exercises clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "gdmcourse needs Python >= 3.10; run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(strip $(TORCH_INSTALL)),$(BIN)/python -m pip install $(TORCH_INSTALL))
+	$(BIN)/python -m pip install -e ".[dev]"
+	@touch $@
+
+lab: install
+	$(BIN)/python -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--ServerApp.default_url=/lab/tree/notebooks
+
+test: install
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadscope \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		tests notebooks solutions
+
+exercises: install
+	$(BIN)/python -m gdmcourse exercises build
+
+clean:
+	rm -rf $(VENV) .pytest_cache

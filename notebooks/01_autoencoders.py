@@ -1,0 +1,343 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Autoencoders
+#
+# *Follows lecture 003 (M. Straka, NPFL114 "Deep Generative Models"), section "AutoEncoders",
+# and lecture 001 (V. Strizhkova), "Autoencoders (non-variational)".*
+#
+# An autoencoder learns features without labels by squeezing each input through a narrow
+# **code** and rebuilding it. In this notebook you will
+#
+# 1. train an under-complete autoencoder on MNIST and look at what it keeps;
+# 2. check, with principal angles, that a *linear* autoencoder learns exactly the subspace
+#    that PCA finds;
+# 3. turn it into a **denoising** autoencoder;
+# 4. draw a 2-D latent space coloured by digit, and interpolate between codes;
+# 5. see why decoding *random* codes does not give new digits, which is the motivation for
+#    the variational autoencoder of notebook 02.
+#
+# Everything runs on a laptop CPU in about a minute (the `quick` profile); with a GPU the
+# `full` profile trains longer on all 60,000 images.
+
+# %%
+import gdmcourse
+
+gdmcourse.require_version("0.1")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy.linalg import subspace_angles
+
+from gdmcourse import autoencoder as ae
+from gdmcourse import data, plot, train
+
+device = gdmcourse.startup(seed=42)
+plot.use_style()
+PROFILE = gdmcourse.profile()
+QUICK = PROFILE == "quick"
+print(f"device: {device.type}, profile: {PROFILE}")
+
+# %% [markdown]
+# ## Data
+#
+# MNIST: 28×28 grey-scale digits with intensities scaled to $[0, 1]$. The first call copies
+# or downloads the files into the course's data cache (`python -m gdmcourse data fetch mnist`
+# does the same from a terminal). The quick profile trains on 20,000 of the 60,000 training
+# images.
+
+# %%
+X_train, y_train = data.load_images("mnist", "train")
+X_test, y_test = data.load_images("mnist", "test")
+N_TRAIN = 20_000 if QUICK else len(X_train)
+X_train, y_train = X_train[:N_TRAIN], y_train[:N_TRAIN]
+print(f"train {tuple(X_train.shape)}, test {tuple(X_test.shape)}, "
+      f"values in [{X_train.min():.0f}, {X_train.max():.0f}]")
+plot.image_grid(X_train[:32], nrow=16, title="MNIST training images");
+
+# %% [markdown]
+# ## An under-complete autoencoder
+#
+# An **encoder** $f_\phi$ maps an image $x \in \mathbb R^{784}$ to a code
+# $z = f_\phi(x) \in \mathbb R^{d}$ with $d \ll 784$, and a **decoder** $g_\theta$ maps it back,
+# $\hat x = g_\theta(z)$. Both are trained together to minimise the reconstruction error
+#
+# $$L(\phi, \theta) = \frac1B \sum_{b=1}^{B} \lVert \hat x_b - x_b \rVert_2^2,
+# \qquad \hat x_b = g_\theta(f_\phi(x_b)).$$
+#
+# Because $d$ is small, the network cannot copy its input: it has to find the few directions
+# of variation that matter. Our encoder is an MLP $784 \to 256 \to 16$ and the decoder its
+# mirror, ending in a sigmoid so that $\hat x \in [0, 1]^{784}$
+# (`gdmcourse.autoencoder.mlp_autoencoder`).
+
+# %%
+def mse_loss(model, batch):
+    x = batch[0]
+    return ae.reconstruction_loss(model(x), x)
+
+
+LATENT = 16
+EPOCHS = 5 if QUICK else 30
+model = ae.mlp_autoencoder((1, 28, 28), LATENT, hidden=(256,)).to(device)
+print(model)
+print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
+
+# %% tags=["nbval-ignore-output"]
+history = train.fit(model, mse_loss, X_train, epochs=EPOCHS, batch_size=128, lr=2e-3,
+                    val_data=X_test[:2000])
+test_error = train.evaluate(model, mse_loss, X_test)["loss"]
+print(f"test reconstruction error: {test_error:.2f} (squared error per image, summed over 784 pixels)")
+
+# %% [markdown]
+# How good is that? A baseline with the same budget of 16 numbers per image is PCA: project
+# onto the 16 directions of largest variance and back. We compute it once here and study it
+# properly in the next section.
+
+# %%
+mean, components, variances = ae.pca(X_train, LATENT)
+
+
+def pca_reconstruct(x, mean, components):
+    """Project onto the principal subspace and back: x̂ = x̄ + (x − x̄) Vᵀ V."""
+    flat = x.reshape(len(x), -1) - mean
+    return (mean + flat @ components.T @ components).reshape(x.shape)
+
+
+pca_error = ae.reconstruction_loss(pca_reconstruct(X_test, mean, components), X_test).item()
+print(f"PCA with {LATENT} components, test reconstruction error: {pca_error:.1f}")
+
+# %%
+assert test_error < 0.85 * pca_error, (test_error, pca_error)
+assert history.val["loss"][-1] < history.val["loss"][0]
+print("the non-linear autoencoder beats PCA with the same code size by more than 15%")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.2), gridspec_kw={"width_ratios": [1, 2.2]})
+plot.loss_curves(history, ax=axes[0], title="reconstruction error", ylabel="squared error per image")
+axes[0].axhline(pca_error, color="grey", ls="--", label=f"PCA, {LATENT} components")
+axes[0].legend()
+with torch.no_grad():
+    x = X_test[:12]
+    rows = torch.cat([x, pca_reconstruct(x, mean, components).clamp(0, 1), model(x.to(device)).cpu()])
+plot.image_grid(rows, nrow=12, ax=axes[1], title="test images / PCA (16) / autoencoder (16)")
+plt.tight_layout()
+
+# %% [markdown]
+# The autoencoder's reconstructions are sharper than PCA's at the same code size: the
+# non-linear decoder can bend its 16-dimensional output surface to follow the data, while PCA
+# is limited to a flat subspace. Both still lose detail (thin strokes, unusual shapes):
+# 16 numbers do not describe every image.
+#
+# ## A linear autoencoder finds the PCA subspace
+#
+# Remove the non-linearities and the biases: $\hat x = W_d W_e x$ with
+# $W_e \in \mathbb R^{d \times D}$, $W_d \in \mathbb R^{D \times d}$. On centred data
+# $X \in \mathbb R^{N \times D}$ (rows $x_n - \bar x$) the loss is
+# $\frac1N\lVert X - X W_e^\top W_d^\top \rVert_F^2$, the error of a rank-$d$ approximation of $X$.
+# By the Eckart–Young theorem the best rank-$d$ approximation is the truncated SVD,
+# $X V_d V_d^\top$, where the columns of $V_d$ are the top $d$ principal directions. Baldi &
+# Hornik (1989) showed more: every local minimum of the linear autoencoder is global, and at
+# it $W_d W_e = V_d V_d^\top$, the orthogonal projection onto the principal subspace.
+#
+# Note what is *not* determined: any invertible $A$ gives the same product
+# $(W_d A^{-1})(A W_e)$. So the decoder's columns need not be the principal components
+# themselves, only span the same subspace. The right comparison is between **subspaces**,
+# and its measure is the set of **principal angles** $\theta_1 \le \dots \le \theta_d$
+# between them: all zero when the subspaces coincide, near $90°$ for unrelated ones
+# (`scipy.linalg.subspace_angles`).
+#
+# We keep $d = 6$, where the spectrum has a clear gap after the 6th eigenvalue (a small gap
+# makes the subspace ill-determined and gradient descent slow), and centre the data as PCA
+# does, so that no bias is needed.
+
+# %%
+D_LINEAR = 6
+X_lin = X_train[:10_000].reshape(10_000, -1)
+X_centred = X_lin - X_lin.mean(dim=0)
+_, V, lambdas = ae.pca(X_centred, D_LINEAR + 1)
+print("top eigenvalues of the covariance:", np.round(lambdas.numpy(), 2))
+
+# %% tags=["nbval-ignore-output"]
+linear = ae.linear_autoencoder((784,), D_LINEAR).to(device)
+linear_history = train.fit(linear, mse_loss, X_centred, epochs=60, batch_size=1000, lr=1e-2,
+                           schedule="cosine")
+print(f"final training loss: {linear_history.loss[-1]:.3f}")
+
+# %%
+W_d = linear.decoder.layers[0].weight.detach().cpu().double().numpy()  # (784, 6)
+V_d = V[:D_LINEAR].T.double().numpy()                                # (784, 6)
+angles = np.degrees(subspace_angles(W_d, V_d))
+random_basis = torch.randn(784, D_LINEAR, generator=torch.Generator().manual_seed(0)).double().numpy()
+random_angles = np.degrees(subspace_angles(random_basis, V_d))
+assert angles.max() < 3.0, angles
+assert random_angles.min() > 60.0, random_angles
+pca_loss = ae.reconstruction_loss(X_centred @ V[:D_LINEAR].T @ V[:D_LINEAR], X_centred).item()
+linear_loss = train.evaluate(linear, mse_loss, X_centred)["loss"]
+assert abs(linear_loss - pca_loss) < 0.01 * pca_loss, (linear_loss, pca_loss)
+print("largest principal angle to the PCA subspace: < 3° (a random subspace: > 60°)")
+print(f"loss of the linear autoencoder is within 1% of PCA's optimum {pca_loss:.2f}")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 2.8), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+index = np.arange(1, D_LINEAR + 1)
+axes[0].bar(index - 0.2, random_angles, width=0.4, color="lightgrey", label="random subspace")
+axes[0].bar(index + 0.2, angles, width=0.4, label="linear autoencoder")
+axes[0].set(xlabel="principal angle index $i$", ylabel=r"$\theta_i$ (degrees)", title="angles to the PCA subspace")
+axes[0].legend(fontsize="small")
+plot.image_grid(V[:D_LINEAR].reshape(-1, 1, 28, 28) * 8 + 0.5, nrow=D_LINEAR, ax=axes[1],
+                title="principal components")
+plot.image_grid(torch.tensor(W_d.T).float().reshape(-1, 1, 28, 28) / np.abs(W_d).max() * 0.5 + 0.5,
+                nrow=D_LINEAR, ax=axes[2], title="decoder columns of the linear AE")
+plt.tight_layout()
+
+# %% [markdown]
+# The left panel is the check: all six angles are below a degree or two, while a random
+# 6-dimensional subspace sits at almost $90°$ from the PCA one. The two right panels show the
+# non-uniqueness: the decoder's columns are *other* images than the principal components
+# (mixtures of them, neither orthogonal nor ordered by variance), yet they span the same
+# space. So a linear autoencoder is PCA in disguise; depth and non-linearity are what the
+# autoencoder above adds.
+#
+# ## Denoising autoencoder
+#
+# Feed the network a corrupted input $\tilde x$ and ask for the clean $x$
+# (lecture 003: "when $x + \varepsilon$ is used as input, autoencoders can perform denoising"):
+#
+# $$\tilde x = \operatorname{clamp}(x + \sigma\varepsilon,\ 0,\ 1),\quad \varepsilon \sim \mathcal N(0, I),
+# \qquad L = \frac1B\sum_b \lVert g_\theta(f_\phi(\tilde x_b)) - x_b \rVert^2 .$$
+#
+# The clamp keeps $\tilde x$ a valid image. A fresh $\varepsilon$ is drawn for every batch,
+# so the network never sees the same corruption twice and cannot memorise it.
+
+# %%
+NOISE = 0.5
+noise = torch.Generator().manual_seed(1)
+plot.image_grid(torch.cat([X_test[:10], ae.corrupt(X_test[:10], NOISE, noise)]), nrow=10,
+                title=f"clean and corrupted test images (σ = {NOISE})");
+
+# %% tags=["nbval-ignore-output"]
+dae = ae.mlp_autoencoder((1, 28, 28), 32, hidden=(256,)).to(device)
+dae_noise = torch.Generator().manual_seed(2)
+dae_history = train.fit(dae, lambda m, b: ae.denoising_loss(m, b[0], NOISE, dae_noise),
+                        X_train, epochs=EPOCHS, batch_size=128, lr=2e-3)
+x_clean = X_test[:1000]
+x_noisy = ae.corrupt(x_clean, NOISE, torch.Generator().manual_seed(3))
+with torch.no_grad():
+    x_denoised = dae(x_noisy.to(device)).cpu()
+psnr_noisy = ae.psnr(x_noisy, x_clean).mean().item()
+psnr_denoised = ae.psnr(x_denoised, x_clean).mean().item()
+print(f"PSNR of the noisy images: {psnr_noisy:.1f} dB, after denoising: {psnr_denoised:.1f} dB")
+
+# %%
+assert psnr_denoised > psnr_noisy + 5, (psnr_noisy, psnr_denoised)
+print("denoising improves the PSNR by more than 5 dB")
+plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], x_clean[:12]]), nrow=12,
+                title="noisy input / denoised / clean");
+
+# %% [markdown]
+# Peak signal-to-noise ratio, $\mathrm{PSNR} = 10\log_{10}(1/\mathrm{MSE})$ in dB, rises by
+# about 7 dB: the mean squared error drops about five-fold. The denoiser has learnt
+# what digits look like, so it can tell stroke from noise; it also hallucinates a little when
+# the noise hides a stroke.
+#
+# ## A 2-D latent space
+#
+# With $d = 2$ we can look at the whole latent space at once. Each test image becomes a point,
+# coloured by its label, which the autoencoder never saw.
+
+# %% tags=["nbval-ignore-output"]
+ae2 = ae.mlp_autoencoder((1, 28, 28), 2, hidden=(512, 128)).to(device)
+ae2_history = train.fit(ae2, mse_loss, X_train, epochs=EPOCHS, batch_size=128, lr=2e-3)
+Z_test = ae.encode(ae2, X_test)
+Z_train = ae.encode(ae2, X_train)
+print(f"test reconstruction error with d = 2: {train.evaluate(ae2, mse_loss, X_test)['loss']:.1f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+plot.scatter2d(Z_test, y_test, ax=axes[0], s=2, title="test codes $z = f(x)$, coloured by label")
+lo, hi = Z_train.quantile(0.01, dim=0), Z_train.quantile(0.99, dim=0)
+grid = torch.stack(torch.meshgrid(torch.linspace(lo[0], hi[0], 15), torch.linspace(hi[1], lo[1], 15),
+                                  indexing="xy"), dim=-1).reshape(-1, 2)
+with torch.no_grad():
+    decoded = ae2.decode(grid.to(device)).cpu()
+plot.image_grid(decoded, nrow=15, ax=axes[1], title="decoder $g(z)$ on a grid over the same square")
+plt.tight_layout()
+
+# %% [markdown]
+# Digits of one class form clusters, so the code captures the identity of a digit without ever
+# seeing a label. But the clusters are long, thin and separated by empty regions, and the
+# grid of decoded codes on the right shows blurry in-between shapes wherever the training
+# codes are sparse. Nothing in the loss asked the latent space to be filled.
+#
+# ## Interpolation
+#
+# Walk in a straight line between the codes of two test images,
+# $z(t) = (1 - t)\, z_a + t\, z_b$, and decode; compare with fading pixels,
+# $(1 - t)\, x_a + t\, x_b$.
+
+# %%
+a, b = X_test[y_test == 1][0], X_test[y_test == 7][0]
+t = torch.linspace(0, 1, 10)[:, None]
+with torch.no_grad():
+    z_a, z_b = model.encode(torch.stack([a, b]).to(device)).cpu()
+    latent_path = model.decode(((1 - t) * z_a + t * z_b).to(device)).cpu()
+pixel_path = (1 - t[:, :, None, None]) * a + t[:, :, None, None] * b
+plot.image_grid(torch.cat([latent_path, pixel_path]), nrow=10,
+                title="from 1 to 7: through the 16-d code (top) and in pixel space (bottom)");
+
+# %% [markdown]
+# Pixel interpolation cross-fades two images, and the middle frames are no digit at all.
+# The latent path moves the stroke instead. It can still pass through odd shapes, as the
+# straight line crosses regions with no training codes.
+#
+# ## Why an autoencoder is not a generative model
+#
+# To *generate*, we would pick a new code $z$ and decode it. But which $z$? The autoencoder
+# defines no distribution over codes. The natural guess, a Gaussian with the training codes'
+# mean and covariance, lands mostly in the holes between the clusters. We measure it: for
+# random codes and for real test codes, the distance to the nearest training code.
+
+# %% tags=["nbval-ignore-output"]
+Z16_train = ae.encode(model, X_train)
+Z16_test = ae.encode(model, X_test[:1000])
+gaussian = torch.distributions.MultivariateNormal(Z16_train.mean(0), torch.cov(Z16_train.T))
+Z_random = gaussian.sample((1000,))
+nearest = lambda z: torch.cdist(z, Z16_train).min(dim=1).values
+d_test, d_random = nearest(Z16_test), nearest(Z_random)
+far = (d_random > d_test.quantile(0.95)).float().mean().item()
+print(f"median distance to the nearest training code: test images {d_test.median():.2f}, "
+      f"random codes {d_random.median():.2f}")
+print(f"{100 * far:.0f}% of random codes are farther from every training code than 95% of test images")
+
+# %%
+assert d_random.median() > 1.4 * d_test.median() and far > 0.3, (d_test.median(), d_random.median(), far)
+print("random codes lie much farther from the training codes than real images do")
+with torch.no_grad():
+    samples = model.decode(Z_random[:24].to(device)).cpu()
+plot.image_grid(samples, nrow=12, title="decoding codes drawn from a Gaussian fitted to the training codes");
+
+# %% [markdown]
+# Some decoded samples look like digits, many are smudges between classes: the decoder was
+# only trained on codes of real images, and the Gaussian puts its mass elsewhere. The
+# autoencoder is a good *compressor* (lecture 001: "no way to produce any new content").
+#
+# The fix is to make the distribution of codes part of the model: choose a prior $p(z)$, say
+# $\mathcal N(0, I)$, and train the encoder so that codes of real images *fill* that prior.
+# That is the variational autoencoder of **notebook 02**, where the reconstruction loss above
+# reappears as the first term of the ELBO.
+#
+# ### Summary
+#
+# - An under-complete autoencoder learns a compressed code without labels; non-linear ones
+#   beat PCA at the same code size.
+# - A linear autoencoder trained with squared error spans the PCA subspace (principal angles
+#   ≈ 0°), though its weights are not the principal components themselves.
+# - Training on corrupted inputs gives a denoiser.
+# - The latent space has holes, so decoding random codes does not sample new data.
