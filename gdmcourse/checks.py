@@ -131,8 +131,8 @@ def reconstruction_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                 (per_example.sum(), "you summed over the batch too: average over the batch dimension (dim 0)."),
                 (per_example.sum(1).sqrt().mean(), "the loss is the *squared* norm: do not take the square root."),
                 (diff.abs().flatten(1).sum(1).mean(), "square the differences instead of taking absolute values."),
-                (per_example.mean(0).sum(), "you averaged over the wrong axis: average over the batch (dim 0) "
-                                            "of the per-example sums over all other dims."),
+                (per_example.sum(0).mean(), "wrong axes: you summed over the batch (dim 0) and averaged over "
+                                            "the pixels; sum over each example's pixels, average over the batch."),
                 (-per_example.sum(1).mean(), "sign error: the loss is a squared error, never negative."),
                 (per_example.sum(1), "you returned one value per example: average them over the batch."),
             ]
@@ -162,7 +162,9 @@ def corrupt(fn: Callable[..., torch.Tensor]) -> Verdict:
                         "the noise must have mean zero: use torch.randn, not torch.rand.")
         if abs(std - 0.1) > 0.005:
             hint = ("the noise has standard deviation σ: multiply by noise_std, not noise_std**2."
-                    if abs(std - 0.01) < 0.003 else "scale standard normal noise, torch.randn(...), by noise_std.")
+                    if abs(std - 0.01) < 0.003 else
+                    "the noise is added to x (x + σ ε), not multiplied by it." if abs(std - 0.05) < 0.005 else
+                    "scale standard normal noise, torch.randn(...), by noise_std.")
             raise _Fail(f"on x = 0.5 with σ = 0.1 the standard deviation should be ≈ 0.1, got {std:.4f}.", hint)
         # Normal, not uniform, noise: about 4.55% of draws lie beyond 2σ.
         tail = ((out - 0.5).abs() > 0.2).float().mean().item()
@@ -257,6 +259,6 @@ def encoder_decoder(make_encoder: Callable[..., nn.Module], make_decoder: Callab
             raise _Fail(f"150 training steps lowered the reconstruction loss only from {first:.2f} to {last:.2f}.",
                         "check that the decoder's input width is latent_dim and that the layers are connected in order.")
         return (f"shapes (5, 1, 8, 8) → (5, {latent_dim}) → (5, 1, 8, 8), outputs in [0, 1], "
-                f"and 150 steps lower the loss from {first:.1f} to {last:.1f}.")
+                "and 150 training steps lower the loss by more than a third.")
 
     return _run("encoder_decoder", body)

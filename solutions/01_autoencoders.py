@@ -1,0 +1,154 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise 01 · Autoencoders
+#
+# *Goes with notebook 01 and lecture 003, "AutoEncoders".*
+#
+# You will build a denoising autoencoder from its parts:
+#
+# 1. the encoder and the decoder networks,
+# 2. the reconstruction loss,
+# 3. the corruption of the input,
+#
+# and then train it on the 8×8 digits of scikit-learn (it takes a few seconds on a CPU).
+# Fill in each cell that says `raise NotImplementedError`, run it, then run the check cell
+# below it: it prints `PASSED` or `FAILED` with a hint.
+
+# %%
+import gdmcourse
+
+gdmcourse.require_version("0.1")
+
+import torch
+from torch import nn
+
+from gdmcourse import checks as check
+from gdmcourse import data, plot, train
+
+device = gdmcourse.startup(seed=0)
+plot.use_style()
+
+# %% [markdown]
+# ## 1. Encoder and decoder
+#
+# Write two functions that return `nn.Module`s:
+#
+# - `make_encoder(input_shape, latent_dim, hidden)`: images of shape `(B, *input_shape)` →
+#   codes `(B, latent_dim)`, through one hidden layer of width `hidden` with a ReLU;
+# - `make_decoder(latent_dim, input_shape, hidden)`: codes `(B, latent_dim)` → images
+#   `(B, *input_shape)` with values in $[0, 1]$.
+#
+# `nn.Sequential`, `nn.Flatten`, `nn.Linear`, `nn.ReLU`, `nn.Sigmoid` and
+# `nn.Unflatten(1, input_shape)` are all you need; `math.prod(input_shape)` is the number of
+# pixels.
+
+# %%
+import math
+
+
+def make_encoder(input_shape: tuple[int, ...], latent_dim: int, hidden: int) -> nn.Module:
+    ### BEGIN SOLUTION
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(math.prod(input_shape), hidden), nn.ReLU(),
+        nn.Linear(hidden, latent_dim),
+    )
+    ### END SOLUTION
+
+
+def make_decoder(latent_dim: int, input_shape: tuple[int, ...], hidden: int) -> nn.Module:
+    ### BEGIN SOLUTION
+    return nn.Sequential(
+        nn.Linear(latent_dim, hidden), nn.ReLU(),
+        nn.Linear(hidden, math.prod(input_shape)), nn.Sigmoid(),
+        nn.Unflatten(1, tuple(input_shape)),
+    )
+    ### END SOLUTION
+
+
+# %%
+check.encoder_decoder(make_encoder, make_decoder)
+
+# %% [markdown]
+# ## 2. Reconstruction loss
+#
+# $$L = \frac1B \sum_{b=1}^{B} \lVert \hat x_b - x_b \rVert_2^2 :$$
+#
+# the squared error **summed** over all dimensions of each example, then **averaged** over
+# the batch. It must work for images `(B, C, H, W)` and for flat vectors `(B, D)`, and return
+# a scalar tensor that gradients can flow through.
+
+# %%
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    return (x_hat - x).pow(2).flatten(start_dim=1).sum(dim=1).mean()
+    ### END SOLUTION
+
+
+# %%
+check.reconstruction_loss(reconstruction_loss)
+
+# %% [markdown]
+# ## 3. Corrupting the input
+#
+# $$\tilde x = \operatorname{clamp}(x + \sigma \varepsilon,\ 0,\ 1), \qquad \varepsilon \sim \mathcal N(0, I).$$
+#
+# Draw $\varepsilon$ with the given `generator` (`torch.randn(x.shape, generator=generator)`)
+# so that results are reproducible, and do not modify `x` in place.
+
+# %%
+def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return (x + noise_std * eps).clamp(0.0, 1.0)
+    ### END SOLUTION
+
+
+# %%
+check.corrupt(corrupt)
+
+# %% [markdown]
+# **Question.** Why do we clamp the corrupted image to $[0, 1]$, and what would go wrong at
+# the decoder's output if the *targets* were not in $[0, 1]$?
+
+# %% [markdown]
+# <!-- BEGIN SOLUTION -->
+# Pixel intensities live in $[0, 1]$: clamping keeps $\tilde x$ a valid image, like the ones the
+# denoiser will see at test time (a sensor saturates, it does not report negative light). The
+# decoder ends in a sigmoid, so it can only output values in $(0, 1)$; targets outside that
+# range could never be matched and would keep pushing the sigmoid into saturation, where its
+# gradient vanishes.
+# <!-- END SOLUTION -->
+
+# %% [markdown]
+# ## 4. Put it together: a denoising autoencoder
+#
+# Your three pieces make a denoising autoencoder. We train it for a few seconds on the 8×8
+# digits with noise of standard deviation $\sigma = 0.3$.
+
+# %% tags=["nbval-ignore-output"]
+X_train, _ = data.load_images("digits", "train")
+X_test, _ = data.load_images("digits", "test")
+model = nn.Sequential(make_encoder((1, 8, 8), 8, 128), make_decoder(8, (1, 8, 8), 128)).to(device)
+noise = torch.Generator().manual_seed(1)
+history = train.fit(model, lambda m, b: reconstruction_loss(m(corrupt(b[0], 0.3, noise)), b[0]),
+                    X_train, epochs=60, batch_size=64, lr=2e-3)
+x_noisy = corrupt(X_test, 0.3, torch.Generator().manual_seed(2))
+with torch.no_grad():
+    x_denoised = model(x_noisy.to(device)).cpu()
+error_noisy = reconstruction_loss(x_noisy, X_test).item()
+error_denoised = reconstruction_loss(x_denoised, X_test).item()
+print(f"squared error per image: noisy {error_noisy:.2f}, denoised {error_denoised:.2f}")
+
+# %%
+assert error_denoised < 0.5 * error_noisy, (error_noisy, error_denoised)
+print("the denoiser at least halves the squared error of the noisy digits")
+plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12,
+                title="noisy / denoised / clean");

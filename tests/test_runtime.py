@@ -1,0 +1,64 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import gdmcourse
+from gdmcourse import runtime
+
+
+def test_startup_seeds_all_generators(monkeypatch):
+    monkeypatch.delenv("GDM_DEVICE", raising=False)
+    runtime.startup(7)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    runtime.startup(7)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+    runtime.startup(8)
+    assert torch.rand(1).item() != first[2]
+
+
+def test_startup_sets_threads():
+    before = torch.get_num_threads()
+    try:
+        runtime.startup(0, threads=1)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError):
+            runtime.startup(0, threads=0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_device_override_and_clear_errors(monkeypatch):
+    monkeypatch.setenv("GDM_DEVICE", "cpu")
+    assert runtime.device() == torch.device("cpu")
+    monkeypatch.setenv("GDM_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="cpu, cuda, mps"):
+        runtime.device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("GDM_DEVICE", "cuda")
+        with pytest.raises(RuntimeError, match="CUDA"):
+            runtime.device()
+
+
+def test_profile_defaults_to_device(monkeypatch):
+    monkeypatch.setenv("GDM_DEVICE", "cpu")
+    monkeypatch.delenv("GDM_PROFILE", raising=False)
+    assert runtime.profile() == "quick"
+    monkeypatch.setenv("GDM_PROFILE", "FULL")
+    assert runtime.profile() == "full"
+    monkeypatch.setenv("GDM_PROFILE", "fast")
+    with pytest.raises(ValueError, match="quick, full"):
+        runtime.profile()
+
+
+def test_require_version():
+    gdmcourse.require_version("0.1")
+    with pytest.raises(RuntimeError, match="make lab"):
+        gdmcourse.require_version("99.0")
+
+
+def test_generator_is_cpu_and_seeded():
+    a, b = runtime.generator(3), runtime.generator(3)
+    assert a.device.type == "cpu"
+    assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))
