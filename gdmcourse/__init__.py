@@ -33,7 +33,7 @@ def require_version(required: str) -> None:
                            "(or `pip install -e .` in your environment), then restart the kernel.")
 
 
-_SUBMODULES = {"autoencoder", "checks", "course", "data", "nets", "plot", "runtime", "train"}
+_SUBMODULES = {"autoencoder", "checks", "course", "data", "nets", "plot", "runtime", "train", "widgets"}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,6 +43,6 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from . import autoencoder, checks, course, data, nets, plot, train  # noqa: F401
+    from . import autoencoder, checks, course, data, nets, plot, train, widgets  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]

@@ -37,7 +37,7 @@ import torch
 from scipy.linalg import subspace_angles
 
 from gdmcourse import autoencoder as ae
-from gdmcourse import data, plot, train
+from gdmcourse import data, plot, train, widgets
 
 device = gdmcourse.startup(seed=42)
 plot.use_style()
@@ -275,6 +275,22 @@ plt.tight_layout()
 # seeing a label. But the clusters are long, thin and separated by empty regions, and the
 # grid of decoded codes on the right shows blurry in-between shapes wherever the training
 # codes are sparse. Nothing in the loss asked the latent space to be filled.
+#
+# Move through the latent space yourself: the sliders pick $z = (z_1, z_2)$, the panel shows
+# $g(z)$. (The strip shows four fixed points for readers without a running kernel.)
+
+# %%
+def draw_decoded(z1, z2, ax):
+    with torch.no_grad():
+        image = ae2.decode(torch.tensor([[z1, z2]], device=device)).cpu()
+    plot.image_grid(image, nrow=1, ax=ax, title=f"$g(z)$, $z$ = ({z1:.1f}, {z2:.1f})")
+
+
+z_lo, z_hi = lo.tolist(), hi.tolist()
+corners = [(z_lo[0], z_lo[1]), (z_lo[0], z_hi[1]), (z_hi[0], z_hi[1]), (Z_test[:, 0].median().item(), Z_test[:, 1].median().item())]
+widgets.explore(draw_decoded, static=[{"z1": a, "z2": b} for a, b in corners], panel_size=(2.4, 2.6),
+                z1=widgets.FloatSlider(value=0.0, min=z_lo[0], max=z_hi[0], step=0.05, description="$z_1$"),
+                z2=widgets.FloatSlider(value=0.0, min=z_lo[1], max=z_hi[1], step=0.05, description="$z_2$"))
 #
 # ## Interpolation
 #

@@ -8,5 +8,5 @@ reproduce them. They are set before torch is imported anywhere in the test proce
 import os
 
 for _key, _value in {"GDM_DEVICE": "cpu", "GDM_PROFILE": "quick", "OMP_NUM_THREADS": "1",
-                     "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}.items():
+                     "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "GDM_HEADLESS": "1"}.items():
     os.environ[_key] = _value
