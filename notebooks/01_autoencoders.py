@@ -60,7 +60,9 @@ N_TRAIN = 20_000 if QUICK else len(X_train)
 X_train, y_train = X_train[:N_TRAIN], y_train[:N_TRAIN]
 print(f"train {tuple(X_train.shape)}, test {tuple(X_test.shape)}, "
       f"values in [{X_train.min():.0f}, {X_train.max():.0f}]")
-plot.image_grid(X_train[:32], nrow=16, title="MNIST training images");
+plot.image_grid(X_train[:32], nrow=16, title="MNIST training images")
+plt.show()
+
 
 # %% [markdown]
 # ## An under-complete autoencoder
@@ -189,12 +191,20 @@ fig, axes = plt.subplots(1, 3, figsize=(13, 2.8), gridspec_kw={"width_ratios": [
 index = np.arange(1, D_LINEAR + 1)
 axes[0].bar(index - 0.2, random_angles, width=0.4, color="lightgrey", label="random subspace")
 axes[0].bar(index + 0.2, angles, width=0.4, label="linear autoencoder")
-axes[0].set(xlabel="principal angle index $i$", ylabel=r"$\theta_i$ (degrees)", title="angles to the PCA subspace")
-axes[0].legend(fontsize="small")
-plot.image_grid(V[:D_LINEAR].reshape(-1, 1, 28, 28) * 8 + 0.5, nrow=D_LINEAR, ax=axes[1],
+axes[0].set(xlabel="principal angle index $i$", ylabel=r"$\theta_i$ (degrees, log scale)", yscale="log",
+            ylim=(0.01, 200), title="angles to the PCA subspace")
+axes[0].legend(fontsize="small", loc="center right")
+
+
+def as_images(columns):
+    """Show directions in pixel space: grey is 0, white positive, black negative."""
+    return columns / columns.abs().amax(dim=1, keepdim=True) * 0.5 + 0.5
+
+
+plot.image_grid(as_images(V[:D_LINEAR]).reshape(-1, 1, 28, 28), nrow=D_LINEAR, ax=axes[1],
                 title="principal components")
-plot.image_grid(torch.tensor(W_d.T).float().reshape(-1, 1, 28, 28) / np.abs(W_d).max() * 0.5 + 0.5,
-                nrow=D_LINEAR, ax=axes[2], title="decoder columns of the linear AE")
+plot.image_grid(as_images(torch.tensor(W_d.T).float()).reshape(-1, 1, 28, 28), nrow=D_LINEAR, ax=axes[2],
+                title="decoder columns of the linear AE")
 plt.tight_layout()
 
 # %% [markdown]
@@ -220,7 +230,8 @@ plt.tight_layout()
 NOISE = 0.5
 noise = torch.Generator().manual_seed(1)
 plot.image_grid(torch.cat([X_test[:10], ae.corrupt(X_test[:10], NOISE, noise)]), nrow=10,
-                title=f"clean and corrupted test images (σ = {NOISE})");
+                title=f"clean and corrupted test images (σ = {NOISE})")
+plt.show()
 
 # %% tags=["nbval-ignore-output"]
 dae = ae.mlp_autoencoder((1, 28, 28), 32, hidden=(256,)).to(device)
@@ -239,7 +250,8 @@ print(f"PSNR of the noisy images: {psnr_noisy:.1f} dB, after denoising: {psnr_de
 assert psnr_denoised > psnr_noisy + 5, (psnr_noisy, psnr_denoised)
 print("denoising improves the PSNR by more than 5 dB")
 plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], x_clean[:12]]), nrow=12,
-                title="noisy input / denoised / clean");
+                title="noisy input / denoised / clean")
+plt.show()
 
 # %% [markdown]
 # Peak signal-to-noise ratio, $\mathrm{PSNR} = 10\log_{10}(1/\mathrm{MSE})$ in dB, rises by
@@ -270,6 +282,7 @@ with torch.no_grad():
 plot.image_grid(decoded, nrow=15, ax=axes[1], title="decoder $g(z)$ on a grid over the same square")
 plt.tight_layout()
 
+
 # %% [markdown]
 # Digits of one class form clusters, so the code captures the identity of a digit without ever
 # seeing a label. But the clusters are long, thin and separated by empty regions, and the
@@ -287,11 +300,13 @@ def draw_decoded(z1, z2, ax):
 
 
 z_lo, z_hi = lo.tolist(), hi.tolist()
-corners = [(z_lo[0], z_lo[1]), (z_lo[0], z_hi[1]), (z_hi[0], z_hi[1]), (Z_test[:, 0].median().item(), Z_test[:, 1].median().item())]
+z_median = Z_test.median(dim=0).values.tolist()
+corners = [(z_lo[0], z_lo[1]), (z_lo[0], z_hi[1]), (z_hi[0], z_hi[1]), tuple(z_median)]
 widgets.explore(draw_decoded, static=[{"z1": a, "z2": b} for a, b in corners], panel_size=(2.4, 2.6),
                 z1=widgets.FloatSlider(value=0.0, min=z_lo[0], max=z_hi[0], step=0.05, description="$z_1$"),
                 z2=widgets.FloatSlider(value=0.0, min=z_lo[1], max=z_hi[1], step=0.05, description="$z_2$"))
-#
+
+# %% [markdown]
 # ## Interpolation
 #
 # Walk in a straight line between the codes of two test images,
@@ -306,7 +321,8 @@ with torch.no_grad():
     latent_path = model.decode(((1 - t) * z_a + t * z_b).to(device)).cpu()
 pixel_path = (1 - t[:, :, None, None]) * a + t[:, :, None, None] * b
 plot.image_grid(torch.cat([latent_path, pixel_path]), nrow=10,
-                title="from 1 to 7: through the 16-d code (top) and in pixel space (bottom)");
+                title="from 1 to 7: through the 16-d code (top) and in pixel space (bottom)")
+plt.show()
 
 # %% [markdown]
 # Pixel interpolation cross-fades two images, and the middle frames are no digit at all.
@@ -337,7 +353,8 @@ assert d_random.median() > 1.4 * d_test.median() and far > 0.3, (d_test.median()
 print("random codes lie much farther from the training codes than real images do")
 with torch.no_grad():
     samples = model.decode(Z_random[:24].to(device)).cpu()
-plot.image_grid(samples, nrow=12, title="decoding codes drawn from a Gaussian fitted to the training codes");
+plot.image_grid(samples, nrow=12, title="decoding codes drawn from a Gaussian fitted to the training codes")
+plt.show()
 
 # %% [markdown]
 # Some decoded samples look like digits, many are smudges between classes: the decoder was

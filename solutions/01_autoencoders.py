@@ -26,6 +26,7 @@ import gdmcourse
 
 gdmcourse.require_version("0.1")
 
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -76,6 +77,7 @@ def make_decoder(latent_dim: int, input_shape: tuple[int, ...], hidden: int) -> 
 # %%
 check.encoder_decoder(make_encoder, make_decoder)
 
+
 # %% [markdown]
 # ## 2. Reconstruction loss
 #
@@ -94,6 +96,7 @@ def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 # %%
 check.reconstruction_loss(reconstruction_loss)
+
 
 # %% [markdown]
 # ## 3. Corrupting the input
@@ -146,9 +149,7 @@ with torch.no_grad():
 error_noisy = reconstruction_loss(x_noisy, X_test).item()
 error_denoised = reconstruction_loss(x_denoised, X_test).item()
 print(f"squared error per image: noisy {error_noisy:.2f}, denoised {error_denoised:.2f}")
-
-# %%
-assert error_denoised < 0.5 * error_noisy, (error_noisy, error_denoised)
-print("the denoiser at least halves the squared error of the noisy digits")
+assert error_denoised < 0.5 * error_noisy, "the denoiser should at least halve the squared error"
 plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12,
-                title="noisy / denoised / clean");
+                title="noisy / denoised / clean")
+plt.show()

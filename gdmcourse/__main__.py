@@ -1,0 +1,297 @@
+"""The course's command line: ``python -m gdmcourse VERB``.
+
+    list                          notebooks, solutions and exercises, with their titles
+    run [NAME...]                 execute notebooks headless and store their outputs
+    exercises build               regenerate exercises/ from solutions/
+    doctor                        versions, device, data: what is missing and how to fix it
+    data fetch NAME               put MNIST / Fashion-MNIST into the data cache
+    bench [NAME...]               run the benchmarks in benchmarks/
+
+Heavy modules (torch, nbclient, jupytext) are imported inside the verbs that need them.
+Mistakes a user can make (an unknown notebook, no course folder) print one line and exit
+with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .course import CourseError, build_exercises, course_root, list_course, resolve
+
+PROG = "python -m gdmcourse"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Tools of the deep generative models course.")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    verbs.add_parser("list", help="list notebooks, solutions and exercises with their titles")
+
+    run = verbs.add_parser("run", help="execute notebooks headless and store their outputs",
+                           description="Execute each notebook's .py source in a fresh kernel with the "
+                                       "settings CI uses (CPU, quick profile, 1 thread) and write its "
+                                       ".ipynb with outputs. No NAME: every notebook and solution.")
+    run.add_argument("names", nargs="*", metavar="NAME",
+                     help='"01", "01_autoencoders", "autoencoders" or a path')
+    run.add_argument("--only", choices=["notebooks", "solutions"], help="run only this folder's notebooks")
+    run.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per cell (default 600)")
+    run.add_argument("--profile", choices=["quick", "full"],
+                     help="override GDM_PROFILE (default quick, as in CI)")
+    run.add_argument("--device", choices=["cpu", "cuda", "mps"], help="override GDM_DEVICE (default cpu, as in CI)")
+    run.add_argument("--allow-errors", action="store_true",
+                     help="run every cell despite errors and store the notebook anyway")
+
+    ex = verbs.add_parser("exercises", help="exercise notebooks")
+    ex_verbs = ex.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ex_verbs.add_parser("build", help="regenerate exercises/ from solutions/ (student work is kept as .bak-*)")
+
+    verbs.add_parser("doctor", help="check versions, device, threads and data sets")
+
+    data = verbs.add_parser("data", help="data sets")
+    data_verbs = data.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fetch = data_verbs.add_parser("fetch", help="put a data set into the cache (GDM_DATA), verified")
+    fetch.add_argument("name", choices=["mnist", "fashion-mnist"])
+    fetch.add_argument("--from", dest="source_dir", metavar="DIR",
+                       help="take the four IDX files (raw or .gz) from this folder instead of downloading")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    bench = verbs.add_parser("bench", help="run the benchmarks (benchmarks/bench_*.py); prints figures")
+    bench.add_argument("names", nargs="*", metavar="NAME", help='e.g. "notebooks" for bench_notebooks.py')
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a failure, 2 a usage error)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    verb = {"list": _list, "run": _run, "exercises": _exercises, "doctor": _doctor,
+            "data": _data, "bench": _bench}[args.verb]
+    try:
+        return verb(args)
+    except CourseError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------------------- verbs
+
+def _list(args: argparse.Namespace) -> int:
+    root = course_root()
+    items = list_course(root)
+    if not items:
+        print(f"no notebooks yet in {root}")
+    width = max((len(f"{i.kind}/{i.name}") for i in items), default=0)
+    for i in items:
+        note = "" if i.stored else "  (no .ipynb yet: run it)"
+        print(f"{f'{i.kind}/{i.name}':<{width}}  {i.title or '(untitled)'}{note}")
+    stale = {i.name for i in items if i.kind == "solutions"} - {i.name for i in items if i.kind == "exercises"}
+    if stale:
+        print(f"missing exercises for {', '.join(sorted(stale))}: run `{PROG} exercises build`")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    root = course_root()
+    paths = resolve(args.names, only=args.only, root=root)
+    if not paths:
+        print("nothing to run")
+        return 0
+    from .course import run_notebook
+
+    if args.profile not in (None, "quick") or args.device not in (None, "cpu"):
+        print("note: outputs made with a profile or device other than quick/cpu are not what the tests "
+              "compare against; do not commit them")
+    failed = []
+    for path in paths:
+        shown = _shown(path, root)
+        print(f"{shown} ...", end="", flush=True)
+        result = run_notebook(path, timeout=args.timeout, profile=args.profile, device=args.device,
+                              allow_errors=args.allow_errors)
+        if result.ok:
+            status = "ok"
+        else:
+            status = "FAILED (stored anyway: --allow-errors)" if result.written else "FAILED (not stored)"
+        print(f" {result.seconds:6.1f} s  {status}")
+        if result.rewrote_source:
+            print(f"    rewrote {shown} in jupytext's canonical form (blank lines), so the pair stays in sync")
+        if not result.ok:
+            failed.append(shown)
+            print("    " + (result.error or "unknown error").replace("\n", "\n    "))
+    stale = [p.stem for p in paths if p.parent.name == "solutions" and _exercise_stale(p, root)]
+    if stale:
+        print(f"exercises out of date for {', '.join(stale)}: run `{PROG} exercises build`")
+    if failed:
+        print(f"{len(failed)} of {len(paths)} failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    root = course_root()
+    paths = build_exercises(root / "solutions", root / "exercises")
+    print(f"{len(paths)} exercise notebook(s) in {_shown(root / 'exercises', root)}/")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from importlib import metadata
+
+    def line(ok: bool | None, what: str, detail: str, fix: str = "") -> None:
+        tag = {True: "OK     ", False: "MISSING", None: "NOTE   "}[ok]
+        print(f"{tag} {what:<16} {detail}" + (f"\n        {'':<16} fix: {fix}" if fix else ""))
+
+    install = f"{sys.executable} -m pip install -e '.[dev]'"
+    print(f"python {platform.python_version()} at {sys.executable} ({platform.platform()})")
+    line(sys.version_info >= (3, 10), "python", platform.python_version(),
+         "" if sys.version_info >= (3, 10) else "the course needs Python >= 3.10")
+    required = ["gdmcourse", "torch", "numpy", "scipy", "scikit-learn", "matplotlib", "seaborn", "ipywidgets",
+                "jupyterlab", "jupytext", "nbformat", "nbclient", "ipykernel", "tqdm"]
+    for dist in required + ["pytest", "pytest-xdist", "nbval"]:
+        try:
+            line(True, dist, metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            optional = dist not in required
+            line(False, dist, "not installed" + (" (needed only for the tests)" if optional else ""), install)
+
+    # The kernel JupyterLab starts must be this environment's interpreter.
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+        try:
+            spec = KernelSpecManager().get_kernel_spec("python3")
+            exe = spec.argv[0]
+            same = exe in ("python", "python3") or Path(exe).resolve() == Path(sys.executable).resolve()
+            line(same, "kernel python3", f"{spec.resource_dir} runs {exe}",
+                 "" if same else f"{sys.executable} -m ipykernel install --sys-prefix")
+        except NoSuchKernel:
+            line(False, "kernel python3", "no 'python3' kernelspec",
+                 f"{sys.executable} -m ipykernel install --sys-prefix")
+    except ImportError:
+        pass
+
+    try:
+        import torch
+
+        from . import runtime
+        dev = runtime.device()
+        detail = str(dev)
+        if dev.type == "cuda":
+            detail += f" ({torch.cuda.get_device_name(dev)})"
+        line(True, "device", detail + f"   (GDM_DEVICE={os.environ.get('GDM_DEVICE', 'unset')})")
+        line(True, "profile", f"{runtime.profile()}   (GDM_PROFILE={os.environ.get('GDM_PROFILE', 'unset')})")
+        line(None, "threads", f"torch uses {torch.get_num_threads()} of {os.cpu_count()} CPUs "
+                              f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}); "
+                              "stored outputs are made with 1")
+        if dev.type == "cpu" and not torch.cuda.is_available():
+            line(None, "gpu", "none found: notebooks run on the CPU in the quick profile")
+    except ImportError:
+        line(False, "torch", "cannot be imported", install)
+    except (RuntimeError, ValueError) as e:  # a bad GDM_DEVICE / GDM_PROFILE
+        line(False, "device", str(e), "unset GDM_DEVICE / GDM_PROFILE or give a valid value")
+
+    try:
+        from . import data
+    except ImportError as e:
+        line(False, "data", f"gdmcourse.data cannot be imported ({e})")
+    else:
+        for name in ("mnist", "fashion-mnist"):
+            try:
+                status = data.dataset_status(name)
+            except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+                line(False, name, f"cannot check ({type(e).__name__}: {e})")
+                continue
+            good = status.state in ("verified", "present")
+            line(good, name, f"{status.state}: {status.detail}", getattr(status, "fix", "") or "")
+
+    try:
+        root = course_root()
+        items = list_course(root)
+        count = {k: sum(1 for i in items if i.kind == k) for k in ("notebooks", "solutions", "exercises")}
+        line(True, "course", f"{root}: " + ", ".join(f"{n} {k}" for k, n in count.items()))
+        unrun = [f"{i.kind}/{i.name}" for i in items if not i.stored]
+        if unrun:
+            line(False, "stored outputs", "none for " + ", ".join(unrun), f"{PROG} run " + " ".join(unrun))
+        config = root / "jupytext.toml"
+        if config.is_file():
+            line(True, "jupytext.toml", str(config))
+        else:
+            line(False, "jupytext.toml", "absent: JupyterLab will not keep the .py/.ipynb pairs in sync",
+                 "restore it from git")
+    except CourseError as e:
+        line(None, "course", str(e))
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from . import data
+
+    try:
+        folder = data.fetch(args.name, source_dir=args.source_dir, progress=not args.no_progress)
+    except data.DataError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: verified files in {folder}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    root = course_root()
+    scripts = sorted((root / "benchmarks").glob("bench_*.py"))
+    if args.names:
+        wanted = {n.removeprefix("bench_").removesuffix(".py") for n in args.names}
+        unknown = wanted - {s.stem.removeprefix("bench_") for s in scripts}
+        if unknown:
+            known = ", ".join(s.stem.removeprefix("bench_") for s in scripts) or "(none)"
+            raise CourseError(f"no benchmark named {', '.join(sorted(unknown))}; known: {known}")
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in wanted]
+    status = 0
+    for script in scripts:
+        print(f"== {_shown(script, root)}")
+        spec = importlib.util.spec_from_file_location(f"_gdm_bench_{script.stem}", script)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            code = module.main([])
+        except Exception as e:  # noqa: BLE001 - one broken benchmark must not hide the others
+            print(f"{script.name} failed: {type(e).__name__}: {e}")
+            code = 1
+        status = status or int(code or 0)
+    return status
+
+
+def _exercise_stale(solution: Path, root: Path) -> bool:
+    """The stored exercise is missing or differs from what ``solution`` generates now."""
+    import nbformat
+
+    from .course import render_exercise
+
+    exercise = root / "exercises" / f"{solution.stem}.ipynb"
+    if not exercise.is_file():
+        return True
+    try:
+        fresh, stored = render_exercise(solution, root), nbformat.read(exercise, as_version=4)
+    except Exception:  # noqa: BLE001 - a broken solution or exercise: rebuilding will report it
+        return True
+    return [(c.cell_type, c.source) for c in fresh.cells] != [(c.cell_type, c.source) for c in stored.cells]
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
