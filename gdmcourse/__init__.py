@@ -8,7 +8,7 @@ Notebooks start with::
 
 Topic modules mirror the notebooks (``autoencoder``, ...); infrastructure modules serve
 them all (``runtime``, ``data``, ``nets``, ``train``, ``plot``, ``checks``). Submodules are
-imported on first use, so ``import gdmcourse`` stays cheap.
+imported on first use, so ``import gdmcourse`` stays cheap (it does not import torch).
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-
-# Runtime: seeds, device, profile
-from .runtime import device, profile, startup  # noqa: E402
-
 
 def require_version(required: str) -> None:
     """Fail early, with the upgrade command, when the installed package is older than ``required`` ("X.Y")."""
@@ -36,13 +32,20 @@ def require_version(required: str) -> None:
 _SUBMODULES = {"autoencoder", "checks", "course", "data", "nets", "plot", "runtime", "train", "widgets"}
 
 
+# Runtime: seeds, device, profile (re-exported from gdmcourse.runtime, imported on first use)
+_RUNTIME = {"startup", "device", "profile"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _RUNTIME:
+        return getattr(importlib.import_module(".runtime", __name__), name)
     raise AttributeError(f"module 'gdmcourse' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
     from . import autoencoder, checks, course, data, nets, plot, train, widgets  # noqa: F401
+    from .runtime import device, profile, startup  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]
