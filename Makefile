@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 
 lab: install
 	$(BIN)/python -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
-		--ServerApp.default_url=/lab/tree/notebooks
+		--ServerApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadscope \
