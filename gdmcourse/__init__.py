@@ -29,7 +29,8 @@ def require_version(required: str) -> None:
                            "(or `pip install -e .` in your environment), then restart the kernel.")
 
 
-_SUBMODULES = {"autoencoder", "checks", "course", "data", "nets", "plot", "runtime", "train", "widgets"}
+_SUBMODULES = {"autoencoder", "checks", "course", "data", "nets", "plot", "reparam", "runtime", "train", "vae",
+               "widgets"}
 
 
 # Runtime: seeds, device, profile (re-exported from gdmcourse.runtime, imported on first use)
@@ -45,7 +46,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from . import autoencoder, checks, course, data, nets, plot, train, widgets  # noqa: F401
+    from . import autoencoder, checks, course, data, nets, plot, reparam, train, vae, widgets  # noqa: F401
     from .runtime import device, profile, startup  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]

@@ -262,3 +262,457 @@ def encoder_decoder(make_encoder: Callable[..., nn.Module], make_decoder: Callab
                 "and 150 training steps lower the loss by more than a third.")
 
     return _run("encoder_decoder", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 02: VAE / ELBO
+# ----------------------------------------------------------------------------------------------
+
+import math  # noqa: E402 - this section's imports, kept with it
+
+import torch.nn.functional as F  # noqa: E402
+
+def _match(got: torch.Tensor, expected: torch.Tensor, wrong: Sequence[tuple[torch.Tensor, str]], what: str,
+           shape_hint: str, rtol: float = 1e-4) -> None:
+    """Like :func:`_match_known`, printing the first values of per-example results and this exercise's shape hint."""
+    def show(t: torch.Tensor) -> str:
+        if t.numel() == 1:
+            return f"{t.item():.6g}"
+        values = ", ".join(f"{v:.4g}" for v in t.flatten()[:4].tolist())
+        return f"[{values}{', ...' if t.numel() > 4 else ''}] (shape {tuple(t.shape)})"
+
+    if got.shape == expected.shape and torch.allclose(got, expected, rtol=rtol, atol=1e-6):
+        return
+    for value, hint in wrong:
+        if got.shape == value.shape and torch.allclose(got, value, rtol=rtol, atol=1e-6):
+            raise _Fail(f"{what}: expected {show(expected)}, got {show(got)}.", hint)
+    if got.shape != expected.shape:
+        raise _Fail(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.", shape_hint)
+    raise _Fail(f"{what}: expected {show(expected)}, got {show(got)}.",
+                "compare your formula with the one in the markdown above, term by term.")
+
+
+def _finite_or(value: torch.Tensor, what: str, hint: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor) and not torch.isfinite(value).all():
+        raise _Fail(f"{what} returned NaN or infinite values.", hint)
+    return _tensor(value, what)
+
+
+def _kl_terms(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    # ½ (μ² + σ² − 1 − log σ²) per latent dim
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+def _kl_wrong(mu: torch.Tensor, logvar: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
+    terms = _kl_terms(mu, logvar)
+    kl = terms.sum(-1)
+    return [
+        (2 * kl, "the closed form has a factor ½: KL = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)."),
+        (-kl, "sign error: KL ≥ 0. The lecture's sum (1 + log σ² − μ² − σ²) is −2·KL."),
+        (0.5 * (mu.pow(2) + (2 * logvar).exp() - 1 - 2 * logvar).sum(-1),
+         "logvar is log σ² (the log-variance), so σ² = exp(logvar), not exp(2·logvar) (that treats it as log σ)."),
+        (0.5 * (mu.pow(2) + (0.5 * logvar).exp() - 1 - logvar).sum(-1),
+         "σ² = exp(logvar); exp(logvar / 2) is the standard deviation σ, not the variance."),
+        (0.5 * (mu.pow(2) + logvar.exp() - 1 - 0.5 * logvar).sum(-1),
+         "log σ² is logvar itself, not logvar / 2."),
+        (0.5 * (mu.pow(2) + logvar.exp() - logvar).sum(-1), "you dropped the −1 inside the sum."),
+        (terms.mean(-1), "sum over the latent dimensions; do not average them."),
+        (kl.sum(), "you summed over the batch: return one KL per example (sum over the last dim only)."),
+        (kl.mean(), "you averaged over the batch: return one KL per example, shape (B,)."),
+        (terms.sum(0), "wrong axis: sum over the latent dimension (dim=-1), not over the batch (dim 0)."),
+    ]
+
+
+def gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(mu, logvar)`` = :math:`D_{KL}(\mathcal N(\mu, \operatorname{diag} e^{\text{logvar}}) \| \mathcal N(0, I))` per example, shape ``(B,)``."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(2)
+        mu, logvar = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+        mu_in, logvar_in = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+        got = _finite_or(_call(fn, mu_in, logvar_in), "gaussian_kl",
+                         "logvar may be negative: σ² = exp(logvar); never take the log or square root of logvar.")
+        _match(got.detach(), _kl_terms(mu, logvar).sum(-1), _kl_wrong(mu, logvar), "KL for mu, logvar of shape (4, 3)",
+               "return one KL per example: sum over the latent dimension (dim=-1), giving shape (B,).")
+        if not got.requires_grad:
+            raise _Fail("the KL does not depend differentiably on mu and logvar (no gradient).",
+                        "use torch operations only; avoid .detach(), .item() and numpy.")
+        zero = _tensor(_call(fn, torch.zeros(2, 5), torch.zeros(2, 5)), "gaussian_kl")
+        if not torch.allclose(zero, torch.zeros(2), atol=1e-6):
+            raise _Fail(f"KL(N(0, I) ‖ N(0, I)) must be 0, got {zero.tolist()}.")
+        return "matches ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²) per example, with gradients."
+
+    return _run("gaussian_kl", body)
+
+
+def reparameterize(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(mu, logvar, generator)`` = :math:`\mu + e^{\text{logvar}/2}\varepsilon`: statistics, gradients, reproducibility."""
+
+    def body() -> str:
+        n = 40_000
+        mu = torch.tensor([1.5, -2.0]).expand(n, 2).contiguous()
+        logvar = torch.log(torch.tensor([0.25, 4.0])).expand(n, 2).contiguous()
+        z = _finite_or(_call(fn, mu.clone(), logvar.clone(), torch.Generator().manual_seed(0)), "reparameterize",
+                       "σ = exp(logvar / 2); never take the log or square root of logvar.")
+        if z.shape != mu.shape:
+            raise _Fail(f"z should have mu's shape {tuple(mu.shape)}, got {tuple(z.shape)}.",
+                        "draw one ε per element: torch.randn(mu.shape, generator=generator).")
+        if (z == z[:1]).all():
+            raise _Fail("every row of z is the same: the noise is not drawn per example.",
+                        "draw ε with the full shape of mu: torch.randn(mu.shape, generator=generator).")
+        mean, std = z.mean(0), z.std(0)
+        if ((mean - torch.tensor([1.5, -2.0])).abs() > torch.tensor([0.02, 0.08])).any():
+            hint = ("add the mean: z = mu + σ ε." if mean.abs().max() < 0.1 else
+                    "the noise must have mean zero: use torch.randn, not torch.rand.")
+            raise _Fail(f"with μ = (1.5, −2) the sample mean should be ≈ μ, got ({mean[0]:.3f}, {mean[1]:.3f}).", hint)
+        expected_std = torch.tensor([0.5, 2.0])
+        if ((std - expected_std).abs() > 0.03 * expected_std).any():
+            shown = f"({std[0]:.3f}, {std[1]:.3f})"
+            if torch.allclose(std, expected_std**2, rtol=0.03):
+                hint = "you scaled ε by σ² = exp(logvar); the standard deviation is σ = exp(logvar / 2)."
+            elif torch.allclose(std, expected_std**4, rtol=0.03):
+                hint = "you scaled ε by exp(2·logvar); the standard deviation is σ = exp(logvar / 2)."
+            elif torch.allclose(std, torch.ones(2), rtol=0.03):
+                hint = "scale the noise by σ = exp(logvar / 2): z = mu + σ ε."
+            elif torch.allclose(std, expected_std / 3**0.5, rtol=0.05):
+                hint = "use Gaussian noise torch.randn, not uniform torch.rand."
+            else:
+                hint = "z = mu + exp(0.5 * logvar) * eps with eps = torch.randn(mu.shape, generator=generator)."
+            raise _Fail(f"with σ = (0.5, 2) the sample standard deviation should be ≈ σ, got {shown}.", hint)
+        # gradients: dz/dμ = 1, dz/dlogvar = ½ σ ε = ½ (z − μ)
+        mu_g = torch.tensor([[0.3, -1.0], [2.0, 0.5]], requires_grad=True)
+        logvar_g = torch.tensor([[0.2, -0.7], [1.0, 0.0]], requires_grad=True)
+        z_g = _tensor(_call(fn, mu_g, logvar_g, torch.Generator().manual_seed(1)), "reparameterize")
+        no_grad_hint = ("z must stay differentiable in mu and logvar: compute mu + std * eps with torch ops; "
+                        "Normal(...).sample() and .detach() cut the graph (use rsample() if you use torch.distributions).")
+        if not z_g.requires_grad:
+            raise _Fail("no gradient flows from z back to mu and logvar.", no_grad_hint)
+        d_mu, d_logvar = torch.autograd.grad(z_g.sum(), (mu_g, logvar_g), allow_unused=True)
+        if d_mu is None or not torch.allclose(d_mu, torch.ones(2, 2)):
+            raise _Fail(f"dz/dmu should be 1 for every element, got {None if d_mu is None else d_mu.tolist()}.",
+                        no_grad_hint)
+        expected = 0.5 * (z_g.detach() - mu_g.detach())
+        if d_logvar is None or not torch.allclose(d_logvar, expected, atol=1e-5):
+            raise _Fail("dz/dlogvar should be ½ σ ε = ½ (z − μ).",
+                        "compute σ = exp(0.5 * logvar) from logvar inside the graph (no .detach(), no .item()).")
+        a = _call(fn, mu[:5], logvar[:5], torch.Generator().manual_seed(7))
+        b = _call(fn, mu[:5], logvar[:5], torch.Generator().manual_seed(7))
+        if not torch.equal(a, b):
+            raise _Fail("two calls with identically seeded generators gave different samples.",
+                        "draw ε with the generator: torch.randn(mu.shape, generator=generator).")
+        return "z = μ + σ ε has the right mean and standard deviation, gradients dz/dμ = 1 and dz/dlogvar = ½σε."
+
+    return _run("reparameterize", body)
+
+
+def elbo(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(x, logits, mu, logvar)`` = :math:`\log p(x|z) - D_{KL}(q\|\mathcal N(0,I))` per example, ``(B,)``.
+
+    ``logits`` are the decoder's Bernoulli logits for one sample :math:`z\sim q`; ``x`` binary
+    images ``(B, C, H, W)``; ``mu``, ``logvar`` ``(B, J)``.
+    """
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(3)
+        x = (torch.rand(4, 1, 3, 3, generator=g) < 0.5).float()
+        logits, mu, logvar = 2 * torch.randn(4, 1, 3, 3, generator=g), torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g)
+        args = [t.clone().requires_grad_(True) for t in (logits, mu, logvar)]
+        got = _finite_or(_call(fn, x.clone(), *args), "elbo",
+                         "compute log p(x|z) from the logits: x·logits − softplus(logits), or "
+                         "−F.binary_cross_entropy_with_logits(logits, x, reduction='none').")
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1)
+        rec, kl = -bce.sum(1), _kl_terms(mu, logvar).sum(-1)
+        value = rec - kl
+        wrong = [
+            (-value, "you returned the loss −ELBO; the ELBO itself is log p(x|z) − KL."),
+            (rec + kl, "subtract the KL term: ELBO = log p(x|z) − KL(q ‖ p(z))."),
+            (-rec - kl, "log p(x|z) is minus the binary cross-entropy: ELBO = −BCE − KL."),
+            (-bce.mean(1) - kl, "sum the log-likelihood over the pixels; do not average it "
+                                "(F.binary_cross_entropy_with_logits averages by default: use reduction='none')."),
+            (-bce.mean() - kl, "use reduction='none' and sum over each example's pixels: "
+                               "F.binary_cross_entropy_with_logits averages over everything by default."),
+            (-bce.mean() - kl.mean(), "use reduction='none' and sum over each example's pixels: "
+                                      "F.binary_cross_entropy_with_logits averages over everything by default."),
+            (value.mean(), "return one ELBO per example, shape (B,): do not average over the batch."),
+            (value.sum(), "return one ELBO per example, shape (B,): do not sum over the batch."),
+            (rec, "you forgot the KL term."),
+            *[(rec - w, h) for w, h in _kl_wrong(mu, logvar)
+              if w.shape == kl.shape and "sign error" not in h],
+        ]
+        _match(got.detach(), value, wrong, "ELBO for a batch of 4 images",
+               "return one value per example: sum log p(x|z) over each image's pixels, subtract the per-example KL.")
+        if not got.requires_grad:
+            raise _Fail("the ELBO does not depend differentiably on logits, mu and logvar.",
+                        "use torch operations only; avoid .detach(), .item() and numpy.")
+        # extreme logits: a confident wrong pixel costs |logit| nats, and no NaN/inf
+        big = torch.tensor([[200.0, -200.0, 200.0, -200.0]]).reshape(1, 1, 2, 2)
+        xb = torch.tensor([[1.0, 0.0, 0.0, 1.0]]).reshape(1, 1, 2, 2)
+        stable_hint = ("compute log p(x|z) from the logits (x·logits − softplus(logits), or "
+                       "F.binary_cross_entropy_with_logits); log(sigmoid(·)) underflows and F.binary_cross_entropy "
+                       "clips each log at −100.")
+        extreme = _finite_or(_call(fn, xb, big, torch.zeros(1, 2), torch.zeros(1, 2)), "elbo at logits ±200", stable_hint)
+        if not torch.allclose(extreme.reshape(-1), torch.tensor([-400.0]), rtol=1e-4):
+            raise _Fail(f"at logits ±200 with two wrong pixels the ELBO is −400 nats, got {extreme.reshape(-1).tolist()}.",
+                        stable_hint)
+        return "log p(x|z) summed over pixels minus ½ Σ(μ² + σ² − 1 − log σ²), per example, stable at large logits."
+
+    return _run("elbo", body)
+
+
+def iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(log_weights)`` with ``log_weights`` ``(k, B)`` = :math:`\log\frac1k\sum_i e^{\log w_i}` per example, ``(B,)``."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(4)
+        k, b = 5, 3
+        log_w = -300 + 3 * torch.randn(k, b, generator=g)  # log w ≈ log p(x) of an image: exp(−300) underflows in float32
+        lw_in = log_w.clone().requires_grad_(True)
+        got = _finite_or(_call(fn, lw_in), "iwae_bound",
+                         "exp(−300) underflows to 0: compute log-mean-exp with torch.logsumexp(log_weights, dim=0) − log k.")
+        expected = torch.logsumexp(log_w, 0) - math.log(k)
+        wrong = [
+            (torch.logsumexp(log_w, 0), "subtract log k: the bound is log of the *mean* of the weights, "
+                                        "logsumexp(log_w, dim=0) − log k."),
+            (log_w.mean(0), "averaging the log-weights gives the (k-sample) ELBO; the IWAE bound averages the "
+                            "weights inside the log: logsumexp(log_w, dim=0) − log k."),
+            (log_w.max(0).values, "the max is only the largest term: logsumexp(log_w, dim=0) − log k."),
+            (torch.logsumexp(log_w, 0) - k, "subtract log k, not k."),
+            (torch.logsumexp(log_w, 1) - math.log(b), "wrong axis: the k samples are along dim 0 (shape (k, B))."),
+            (torch.logsumexp(log_w, 1) - math.log(k), "wrong axis: the k samples are along dim 0 (shape (k, B))."),
+            (expected.mean(), "return one bound per example, shape (B,): do not average over the batch."),
+            (expected.sum(), "return one bound per example, shape (B,): do not sum over the batch."),
+            (torch.logsumexp(log_w.flatten(), 0) - math.log(k * b), "reduce over dim 0 only (the k samples)."),
+        ]
+        _match(got.detach().float(), expected, wrong, f"bound for log-weights of shape ({k}, {b})",
+               "reduce over dim 0 (the k samples) and keep the batch: shape (B,).", rtol=1e-6)
+        if not got.requires_grad:
+            raise _Fail("the bound does not depend differentiably on the log-weights.",
+                        "use torch operations only; avoid .detach(), .item() and numpy.")
+        one = _tensor(_call(fn, log_w[:1].clone()), "iwae_bound with k = 1")
+        if not torch.allclose(one.float(), log_w[0]):
+            raise _Fail("with k = 1 the bound must equal the single log-weight (the ELBO).")
+        return "logsumexp over the k samples minus log k, per example, finite for log-weights around −300."
+
+    return _run("iwae_bound", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 03: reparameterization
+# ----------------------------------------------------------------------------------------------
+
+def _pair(value: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise _Fail(f"{what} should return a pair (grad_mu, grad_sigma), got {type(value).__name__}.",
+                    "end with `return grad_mu, grad_sigma`.")
+    out = []
+    for name, v in zip(("grad_mu", "grad_sigma"), value):
+        if v is None:
+            raise _Fail(f"{what} returned None for {name}.",
+                        "with torch.autograd.grad, both mu and sigma must require grad and be used in z.")
+        t = torch.as_tensor(v, dtype=torch.float64) if not isinstance(v, torch.Tensor) else v.detach().double()
+        if t.numel() != 1:
+            raise _Fail(f"{what}: {name} should be one number for scalar mu and sigma, got shape {tuple(t.shape)}.",
+                        "average over the n samples: .mean() (or .mean(dim=0)).")
+        if not torch.isfinite(t).all():
+            raise _Fail(f"{what}: {name} is NaN or infinite.")
+        out.append(t.reshape(()))
+    return out[0], out[1]
+
+
+def _close(got: torch.Tensor, exact: float, se: float) -> bool:
+    return abs(float(got) - exact) < 5 * se + 1e-6
+
+
+def score_function_grad(fn: Callable[..., Any]) -> Verdict:
+    r"""Check ``fn(f, mu, sigma, n, generator)`` → ``(grad_mu, grad_sigma)``, the score-function estimate of
+    :math:`\nabla_{\mu,\sigma}\mathbb E_{\mathcal N(\mu,\sigma^2)}[f(z)]` (``mu``, ``sigma``: 0-d tensors)."""
+
+    def body() -> str:
+        m, s, n = 0.8, 0.6, 200_000
+        # reference per-sample terms, for the standard errors
+        eps = torch.randn(n, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+        z = m + s * eps
+        t_mu, t_sigma = z**2 * (z - m) / s**2, z**2 * ((z - m) ** 2 - s**2) / s**3
+        se_mu, se_sigma = float(t_mu.std()) / n**0.5, float(t_sigma.std()) / n**0.5
+        g_mu, g_sigma = _pair(_call(fn, lambda v: v**2, torch.tensor(m), torch.tensor(s), n,
+                                    torch.Generator().manual_seed(0)), "score_function_grad")
+        exact_mu, exact_sigma = 2 * m, 2 * s  # E[z²] = μ² + σ²
+        what = "for f(z) = z², μ = 0.8, σ = 0.6 (exact gradient (1.6, 1.2))"
+        if not (_close(g_mu, exact_mu, se_mu) and _close(g_sigma, exact_sigma, se_sigma)):
+            got = f"got ({float(g_mu):.4g}, {float(g_sigma):.4g})"
+            if _close(g_mu, n * exact_mu, n * se_mu):
+                hint = "average over the n samples (mean), do not sum."
+            elif _close(g_mu, exact_mu * s, se_mu * s):
+                hint = "∇_μ log N(z; μ, σ²) = (z − μ)/σ²: divide by σ², not σ."
+            elif _close(g_sigma, exact_sigma + (m**2 + s**2) / s, se_sigma):
+                hint = "∇_σ log N(z; μ, σ²) = ((z − μ)² − σ²)/σ³: you dropped the −σ²."
+            elif _close(g_sigma, exact_sigma * s, se_sigma * s):
+                hint = "∇_σ log N(z; μ, σ²) = ((z − μ)² − σ²)/σ³: divide by σ³."
+            elif not _close(g_mu, exact_mu, se_mu):
+                hint = "grad_mu = mean of f(z)·(z − μ)/σ² over samples z = μ + σε."
+            else:
+                hint = "grad_sigma = mean of f(z)·((z − μ)² − σ²)/σ³ over samples z = μ + σε."
+            raise _Fail(f"{what}, {got} (tolerance 5 standard errors ≈ ({5 * se_mu:.3f}, {5 * se_sigma:.3f})).", hint)
+        # a step function: no derivative, but the score-function estimator still works
+        c = 0.5
+        a = (m - c) / s
+        pdf = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+        step_hint = "the score-function estimator never differentiates f: it multiplies f(z) by ∇ log N(z; μ, σ²)."
+        try:
+            step = _pair(fn(lambda v: (v > c).to(v.dtype), torch.tensor(m), torch.tensor(s), n,
+                            torch.Generator().manual_seed(1)), "score_function_grad")
+        except _Fail:
+            raise
+        except Exception as error:  # noqa: BLE001 - e.g. autograd through a step function
+            raise _Fail(f"for the step function f(z) = [z > 0.5] your code raised {type(error).__name__}: {error}",
+                        step_hint) from None
+        if not (_close(step[0], pdf / s, 0.004) and _close(step[1], -pdf * a / s, 0.005)):
+            raise _Fail(f"for the step function f(z) = [z > 0.5] expected ≈ ({pdf / s:.4f}, {-pdf * a / s:.4f}), "
+                        f"got ({float(step[0]):.4f}, {float(step[1]):.4f}).", step_hint)
+        first = _pair(_call(fn, lambda v: v**2, torch.tensor(m), torch.tensor(s), 100, torch.Generator().manual_seed(9)),
+                      "score_function_grad")
+        again = _pair(_call(fn, lambda v: v**2, torch.tensor(m), torch.tensor(s), 100, torch.Generator().manual_seed(9)),
+                      "score_function_grad")
+        if not (torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])):
+            raise _Fail("two calls with identically seeded generators gave different estimates.",
+                        "draw ε with the generator: torch.randn(n, generator=generator).")
+        return "unbiased for f(z) = z² and for a step function (no derivative needed), reproducible."
+
+    return _run("score_function_grad", body)
+
+
+def pathwise_grad(fn: Callable[..., Any]) -> Verdict:
+    r"""Check ``fn(f, mu, sigma, n, generator)`` → ``(grad_mu, grad_sigma)``, the pathwise (reparametrization)
+    estimate of :math:`\nabla_{\mu,\sigma}\mathbb E_{\mathcal N(\mu,\sigma^2)}[f(z)]` (``mu``, ``sigma``: 0-d tensors)."""
+
+    def body() -> str:
+        m, s, n = 0.8, 0.6, 100_000
+        seen: dict[str, bool] = {}
+
+        def probe_sin(v: torch.Tensor) -> torch.Tensor:
+            seen["grad"] = seen.get("grad", False) or bool(getattr(v, "requires_grad", False))
+            return torch.sin(v)
+
+        no_graph = ("f received samples z that carry no gradient. Build z = mu + sigma * eps from mu and sigma "
+                    "that require grad (like Normal.rsample(); .sample() and .detach() cut the graph), then "
+                    "differentiate the mean of f(z) with torch.autograd.grad. Multiplying f(z) by the score is "
+                    "the other estimator.")
+        try:
+            result = fn(probe_sin, torch.tensor(m), torch.tensor(s), n, torch.Generator().manual_seed(0))
+        except NotImplementedError:
+            raise _Fail("not implemented yet (the function still raises NotImplementedError).",
+                        "replace `raise NotImplementedError` with your code, run that cell, then this one.") from None
+        except Exception as error:  # noqa: BLE001 - any student error becomes a verdict
+            if seen and not seen["grad"]:
+                raise _Fail(f"your code raised {type(error).__name__}: {error}", no_graph) from None
+            raise _Fail(f"your code raised {type(error).__name__}: {error}",
+                        "run your function on a small example in a new cell to see where it fails.") from None
+        if seen and not seen["grad"]:
+            raise _Fail("the samples z passed to f do not depend differentiably on mu and sigma.", no_graph)
+        g_mu, g_sigma = _pair(result, "pathwise_grad")
+        damp = math.exp(-s * s / 2)   # E[sin z] = sin μ · e^{−σ²/2}
+        exact_mu, exact_sigma = math.cos(m) * damp, -s * math.sin(m) * damp
+        eps = torch.randn(n, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+        se_mu = float(torch.cos(m + s * eps).std()) / n**0.5
+        se_sigma = float((torch.cos(m + s * eps) * eps).std()) / n**0.5
+        if not (_close(g_mu, exact_mu, se_mu) and _close(g_sigma, exact_sigma, se_sigma)):
+            got = f"got ({float(g_mu):.4g}, {float(g_sigma):.4g})"
+            if _close(g_mu, n * exact_mu, n * se_mu):
+                hint = "average f(z) over the n samples (mean), do not sum."
+            elif _close(g_mu, math.cos(m) * math.exp(-s**4 / 2), se_mu):
+                hint = "z = mu + sigma * eps: scale eps by sigma, not sigma²."
+            elif _close(g_mu, exact_mu, se_mu) and abs(float(g_sigma)) < 1e-12:
+                hint = "sigma got no gradient: z = mu + sigma * eps must use the sigma that requires grad."
+            else:
+                hint = "z = mu + sigma * eps (sigma is the standard deviation), eps = torch.randn(n, generator=generator)."
+            raise _Fail(f"for f(z) = sin z, μ = 0.8, σ = 0.6 expected ≈ ({exact_mu:.4f}, {exact_sigma:.4f}), {got}.", hint)
+        sq = _pair(_call(fn, lambda v: v**2, torch.tensor(m), torch.tensor(s), n, torch.Generator().manual_seed(2)),
+                   "pathwise_grad")
+        if not (_close(sq[0], 2 * m, 2 * s / n**0.5) and _close(sq[1], 2 * s, 2 * s * 2**0.5 / n**0.5)):
+            hint = ("z = mu + sigma * eps: scale eps by sigma, not sigma²."
+                    if _close(sq[1], 4 * s**3, 0.02) else "z = mu + sigma * eps, then autograd of f(z).mean().")
+            raise _Fail(f"for f(z) = z² expected ≈ (1.6, 1.2), got ({float(sq[0]):.4g}, {float(sq[1]):.4g}).", hint)
+        a = _pair(_call(fn, torch.sin, torch.tensor(m), torch.tensor(s), 50, torch.Generator().manual_seed(9)), "pathwise_grad")
+        b = _pair(_call(fn, torch.sin, torch.tensor(m), torch.tensor(s), 50, torch.Generator().manual_seed(9)), "pathwise_grad")
+        if not (torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])):
+            raise _Fail("two calls with identically seeded generators gave different estimates.",
+                        "draw ε with the generator: torch.randn(n, generator=generator).")
+        return "differentiates through z = μ + σε; unbiased for sin z and z², reproducible."
+
+    return _run("pathwise_grad", body)
+
+
+def gumbel_softmax(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(logits, tau, hard=False, generator=None)``: simplex, categorical argmax law, temperature, straight-through."""
+
+    def body() -> str:
+        from scipy.stats import chi2
+
+        logits = torch.tensor([1.0, 0.0, -1.0, 0.5])
+        probs = F.softmax(logits, -1).double()
+        n = 20_000
+
+        def draw(tau: float, seed: int, hard: bool = False, lg: torch.Tensor | None = None) -> torch.Tensor:
+            lg = logits.expand(n, 4).clone() if lg is None else lg
+            return _finite_or(_call(fn, lg, tau, hard=hard, generator=torch.Generator().manual_seed(seed)),
+                              "gumbel_softmax", "g = −log(−log U) needs U strictly inside (0, 1); "
+                              "clamp U or use torch.finfo(...).tiny.")
+
+        def p_value(y: torch.Tensor) -> float:
+            counts = torch.bincount(y.argmax(-1), minlength=4).double()
+            expected = probs * n
+            return float(chi2.sf(((counts - expected) ** 2 / expected).sum().item(), 3))
+
+        y = draw(1.0, 0)
+        if y.shape != (n, 4):
+            raise _Fail(f"for logits of shape ({n}, 4) the output should have that shape, got {tuple(y.shape)}.")
+        if (y < 0).any() or not torch.allclose(y.sum(-1), torch.ones(n), atol=1e-4):
+            raise _Fail("each sample must lie on the simplex (non-negative, summing to 1 over the last dim).",
+                        "apply the softmax over the categories: F.softmax((logits + g) / tau, dim=-1).")
+        if torch.equal(y, draw(1.0, 1)):
+            raise _Fail("two different seeds gave the same output: no noise was added.",
+                        "add Gumbel noise g = −log(−log U), U = torch.rand(logits.shape, generator=generator).")
+        if not torch.equal(y, draw(1.0, 0)):
+            raise _Fail("two calls with identically seeded generators gave different samples.",
+                        "draw U with the generator: torch.rand(logits.shape, generator=generator).")
+        freq = torch.bincount(y.argmax(-1), minlength=4).double() / n
+        if p_value(y) < 1e-5:
+            raise _Fail(f"the argmax of the samples should be distributed as softmax(logits) = "
+                        f"{[round(p, 3) for p in probs.tolist()]}, got frequencies {[round(f, 3) for f in freq.tolist()]}.",
+                        "use Gumbel noise g = −log(−log U) with U ~ Uniform(0, 1) (not Gaussian noise, not log(−log U)), "
+                        "added to the logits.")
+        cold = draw(0.05, 2)
+        if p_value(cold) < 1e-5:
+            raise _Fail("at τ = 0.05 the argmax no longer follows softmax(logits).",
+                        "divide the noisy logits by τ: softmax((logits + g) / τ), not softmax(logits / τ + g).")
+        hot = draw(5.0, 3)
+        sharp_cold, sharp_hot = cold.max(-1).values.mean().item(), hot.max(-1).values.mean().item()
+        if abs(sharp_cold - sharp_hot) < 1e-3:
+            raise _Fail("the output does not depend on τ.", "divide (logits + g) by tau before the softmax.")
+        if not sharp_cold > 0.95 > 0.5 > sharp_hot:
+            raise _Fail(f"small τ should give nearly one-hot samples and large τ nearly uniform ones; the mean largest "
+                        f"entry was {sharp_cold:.3f} at τ = 0.05 and {sharp_hot:.3f} at τ = 5.",
+                        "divide by tau (do not multiply): softmax((logits + g) / tau).")
+        # straight-through
+        small = torch.randn(6, 5, generator=torch.Generator().manual_seed(4))
+        weights = torch.randn(6, 5, generator=torch.Generator().manual_seed(5))
+        lg_hard, lg_soft = small.clone().requires_grad_(True), small.clone().requires_grad_(True)
+        y_hard = _tensor(_call(fn, lg_hard, 0.7, hard=True, generator=torch.Generator().manual_seed(6)), "gumbel_softmax")
+        y_soft = _tensor(_call(fn, lg_soft, 0.7, hard=False, generator=torch.Generator().manual_seed(6)), "gumbel_softmax")
+        one_hot = F.one_hot(y_soft.detach().argmax(-1), 5).to(y_hard.dtype)
+        if not torch.allclose(y_hard.detach(), one_hot, atol=1e-6):
+            values_ok = set(y_hard.detach().unique().tolist()) <= {0.0, 1.0}
+            hint = ("take the argmax of the relaxed sample y (with the same noise), not of the logits."
+                    if values_ok else "with hard=True the forward value is one-hot: F.one_hot(y.argmax(-1), K).")
+            raise _Fail("with hard=True the output should be the one-hot vector of the soft sample's argmax.", hint)
+        st_hint = "straight-through: return y_hard − y.detach() + y, so the forward value is one-hot and the gradient is the soft one."
+        if not y_hard.requires_grad:
+            raise _Fail("with hard=True no gradient reaches the logits.", st_hint)
+        (g_hard,) = torch.autograd.grad((y_hard * weights).sum(), lg_hard, allow_unused=True)
+        (g_soft,) = torch.autograd.grad((y_soft * weights).sum(), lg_soft, allow_unused=True)
+        if g_hard is None or g_soft is None or not torch.allclose(g_hard, g_soft, atol=1e-5):
+            raise _Fail("with hard=True the gradient should equal the soft sample's gradient.", st_hint)
+        return ("samples on the simplex whose argmax follows softmax(logits), sharper as τ → 0; "
+                "hard=True is one-hot with the soft gradient.")
+
+    return _run("gumbel_softmax", body)

@@ -1,0 +1,595 @@
+r"""Variational autoencoders and the evidence lower bound (notebook 02).
+
+A latent variable model draws a code :math:`z \sim p(z) = \mathcal N(0, I)` and then data
+:math:`x \sim p_\theta(x \mid z)`. Its posterior :math:`p_\theta(z \mid x)` is intractable, so
+a trainable encoder :math:`q_\phi(z \mid x) = \mathcal N(\mu_\phi(x), \operatorname{diag}\sigma^2_\phi(x))`
+approximates it (lecture 003, "Variational AutoEncoders"). For any :math:`q`
+
+.. math::  \log p_\theta(x) = \underbrace{\mathbb E_{q_\phi(z|x)}[\log p_\theta(x|z)]
+           - D_{KL}(q_\phi(z|x) \,\|\, p(z))}_{\mathcal L(\theta,\phi;x)\ \text{(ELBO)}}
+           + D_{KL}(q_\phi(z|x) \,\|\, p_\theta(z|x))
+
+(lecture 001, "Variational Autoencoders (VAE)"), so the ELBO :math:`\mathcal L \le \log p_\theta(x)`
+and the gap is the KL divergence from :math:`q` to the true posterior. A VAE maximises
+:math:`\mathcal L` with one sample :math:`z = \mu + \sigma \odot \varepsilon` (the
+reparametrization trick, :func:`reparameterize`) and the closed-form KL (:func:`gaussian_kl`).
+
+The importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, eq. 8)
+
+.. math::  \mathcal L_k(x) = \mathbb E\Big[\log \frac1k \sum_{i=1}^k
+           \frac{p_\theta(x, z_i)}{q_\phi(z_i|x)}\Big], \qquad z_i \sim q_\phi(z|x),
+
+satisfies :math:`\mathcal L = \mathcal L_1 \le \mathcal L_k \le \mathcal L_{k+1} \le \log p_\theta(x)`
+and tends to :math:`\log p_\theta(x)` as :math:`k \to \infty`; with large :math:`k` it is
+the standard estimate of the test negative log-likelihood (NLL) in nats.
+
+A conditional VAE (lecture 002, "Conditional VAEs") feeds a label :math:`y` to both
+networks and maximises :math:`\mathbb E_{q_\phi(z|x,y)}[\log p_\theta(x|z,y)] - D_{KL}(q_\phi(z|x,y)\|p(z))`.
+
+What this module holds:
+
+- the formulas: :func:`gaussian_kl`, :func:`reparameterize`, :func:`bernoulli_log_likelihood`,
+  :func:`gaussian_log_likelihood`, :func:`log_mean_exp`, :func:`kl_monte_carlo`;
+- :class:`LinearGaussianModel`: a latent model whose :math:`\log p(x)`, posterior and
+  ELBO are known in closed form, to check the identity above numerically;
+- :class:`VAE` (``VAE.mlp``, ``VAE.conv``) and :class:`CVAE` with Bernoulli decoders over
+  pixels, built from :mod:`gdmcourse.nets` blocks; :func:`vae_loss` for
+  :func:`gdmcourse.train.fit`;
+- the analyses: :func:`dynamic_binarize`, :func:`iwae_nll`, :func:`active_units`,
+  :func:`latent_traversal`.
+
+Deviations and conventions: the encoder outputs :math:`\log\sigma^2` ("logvar"), not
+:math:`\sigma`; the decoder outputs Bernoulli *logits*; images are binarised dynamically
+(a fresh Bernoulli draw of each grey-level image per mini-batch, Salakhutdinov & Murray
+2008), which is why likelihoods are in nats of binary images. Lecture 001 writes the
+closed-form KL without the factor ½ and with :math:`\Sigma` for a standard deviation; the
+correct form is in :func:`gaussian_kl`. See :mod:`gdmcourse.reparam` for gradient
+estimators and :mod:`gdmcourse.autoencoder` for the deterministic autoencoder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .nets import MLP, ConvDecoder, ConvEncoder
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------------------- formulas
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor | None = None,
+                logvar_p: torch.Tensor | None = None) -> torch.Tensor:
+    r"""KL divergence between diagonal Gaussians, summed over the last dimension.
+
+    .. math::  D_{KL}\big(\mathcal N(\mu, \operatorname{diag}\sigma^2) \,\|\,
+               \mathcal N(\mu_p, \operatorname{diag}\sigma_p^2)\big)
+               = \frac12 \sum_{j=1}^J \Big[\log\frac{\sigma_{p,j}^2}{\sigma_j^2}
+               + \frac{\sigma_j^2 + (\mu_j - \mu_{p,j})^2}{\sigma_{p,j}^2} - 1\Big]
+
+    With the standard prior :math:`\mathcal N(0, I)` this is
+    :math:`-\frac12 \sum_j (1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2)` (Kingma & Welling
+    2014, appendix B).
+
+    Args:
+        mu, logvar: mean and log-variance :math:`\log\sigma^2` of :math:`q`, shape ``(..., J)``.
+        mu_p, logvar_p: the prior's mean and log-variance (broadcastable); ``None`` means 0.
+    Returns:
+        nats, shape ``mu.shape[:-1]`` (one value per example), always ``>= 0``.
+    """
+    mu_p = torch.zeros_like(mu) if mu_p is None else mu_p
+    logvar_p = torch.zeros_like(logvar) if logvar_p is None else logvar_p
+    # ½ [log σ_p² − log σ² + (σ² + (μ − μ_p)²) / σ_p² − 1]
+    kl = 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) * torch.exp(-logvar_p) - 1)
+    return kl.sum(dim=-1)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""A sample :math:`z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)`, differentiable in ``mu`` and ``logvar``.
+
+    .. math::  z = \mu + \sigma \odot \varepsilon, \qquad \sigma = \exp(\tfrac12 \log\sigma^2),
+               \quad \varepsilon \sim \mathcal N(0, I)
+
+    (lecture 003, "VAE – Reparametrization Trick"). :math:`\partial z / \partial\mu = 1` and
+    :math:`\partial z / \partial \log\sigma^2 = \tfrac12 \sigma\varepsilon`.
+
+    Args:
+        mu, logvar: shape ``(..., J)`` (broadcastable to each other).
+        generator: a CPU generator for :math:`\varepsilon`; the noise is drawn on the CPU
+            and moved to ``mu``'s device, so every device sees the same sample.
+    """
+    shape = torch.broadcast_shapes(mu.shape, logvar.shape)
+    eps = torch.randn(shape, generator=generator, dtype=mu.dtype).to(mu.device)
+    # z = μ + exp(½ log σ²) ε
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def _sum_event(t: torch.Tensor, event_dims: int | None) -> torch.Tensor:
+    n = t.dim() - 1 if event_dims is None else event_dims
+    if not 0 <= n <= t.dim():
+        raise ValueError(f"event_dims must be between 0 and {t.dim()}, got {event_dims}")
+    return t.sum(dim=tuple(range(t.dim() - n, t.dim()))) if n else t
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, *,
+                             event_dims: int | None = None) -> torch.Tensor:
+    r"""Bernoulli log-likelihood :math:`\log p(x \mid z)` from logits, summed over each example's dimensions.
+
+    With :math:`p = \operatorname{sigmoid}(\ell)`,
+
+    .. math::  \log p(x) = \sum_d x_d \log p_d + (1 - x_d)\log(1 - p_d)
+               = \sum_d x_d \ell_d - \operatorname{softplus}(\ell_d),
+
+    which is minus the binary cross-entropy with logits and stays finite for any logits
+    (``log(sigmoid(ℓ))`` underflows to ``-inf`` at ℓ ≈ −104 in float32).
+
+    Args:
+        logits: decoder outputs :math:`\ell`, shape ``(B, ...)`` (or broadcastable with ``x``,
+            e.g. ``(k, B, ...)`` against ``(B, ...)``).
+        x: data in [0, 1] (binary, or grey levels as soft targets), shape ``(B, ...)``.
+        event_dims: how many trailing dimensions form one example (summed); default all
+            but the first of the broadcast shape.
+    Returns:
+        nats, shape: the broadcast shape without its ``event_dims`` trailing dims, e.g. ``(B,)``.
+    """
+    # x ℓ − softplus(ℓ)   (= −BCE-with-logits)
+    return _sum_event(x * logits - F.softplus(logits), event_dims)
+
+
+def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, *,
+                            event_dims: int | None = None) -> torch.Tensor:
+    r"""Diagonal Gaussian log-density :math:`\log \mathcal N(x; m, \operatorname{diag}\sigma^2)`, summed per example.
+
+    .. math::  \log \mathcal N(x; m, \sigma^2) = -\frac12 \sum_d \Big[\log 2\pi + \log\sigma_d^2
+               + \frac{(x_d - m_d)^2}{\sigma_d^2}\Big]
+
+    Args:
+        x, mean, logvar: broadcastable tensors; the broadcast shape is ``(B, ...)``.
+        event_dims: trailing dimensions summed over; default all but the first.
+    Returns:
+        nats, shape ``(B,)`` by default.
+    """
+    return _sum_event(-0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)), event_dims)
+
+
+def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    r"""Stable :math:`\log \frac1k \sum_{i=1}^k e^{\log w_i} = \operatorname{logsumexp}_i \log w_i - \log k` along ``dim``."""
+    return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
+
+
+def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n: int, generator: torch.Generator | None = None,
+                   mu_p: torch.Tensor | None = None, logvar_p: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Monte Carlo estimate of :func:`gaussian_kl` from ``n`` samples of :math:`q`.
+
+    .. math::  D_{KL}(q\|p) \approx \frac1n \sum_{i=1}^n \log q(z_i) - \log p(z_i), \qquad z_i \sim q
+
+    Returns:
+        nats, shape ``mu.shape[:-1]``; the standard error shrinks like :math:`1/\sqrt n`.
+    """
+    mu_p = torch.zeros_like(mu) if mu_p is None else mu_p
+    logvar_p = torch.zeros_like(logvar) if logvar_p is None else logvar_p
+    z = reparameterize(mu.expand(n, *mu.shape), logvar.expand(n, *logvar.shape), generator)  # (n, ..., J)
+    log_q = gaussian_log_likelihood(z, mu, logvar, event_dims=1)
+    log_p = gaussian_log_likelihood(z, mu_p, logvar_p, event_dims=1)
+    return (log_q - log_p).mean(dim=0)
+
+
+def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""A binary image :math:`b \sim \operatorname{Bernoulli}(x)` per pixel (x in [0, 1]); uniforms drawn on the CPU, then moved."""
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return (u < x).to(x.dtype)
+
+
+# ------------------------------------------------------------ a model with exact log p(x)
+
+class LinearGaussianModel:
+    r"""Linear-Gaussian latent model, where everything is known in closed form (probabilistic PCA).
+
+    .. math::  p(z) = \mathcal N(0, I_d), \qquad p(x \mid z) = \mathcal N(Wz + b, \sigma^2 I_D)
+               \;\Rightarrow\; p(x) = \mathcal N(b,\ WW^\top + \sigma^2 I_D),
+
+    and the posterior is :math:`p(z \mid x) = \mathcal N(m(x), \Sigma)` with
+    :math:`\Sigma = (I + W^\top W / \sigma^2)^{-1}`, :math:`m(x) = \Sigma W^\top (x - b) / \sigma^2`.
+    Computations are in float64.
+
+    Args:
+        W: ``(D, d)``; b: ``(D,)``; sigma: the observation noise :math:`\sigma > 0`.
+    """
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float) -> None:
+        if W.dim() != 2 or b.shape != (W.shape[0],):
+            raise ValueError(f"W must be (D, d) and b (D,), got {tuple(W.shape)} and {tuple(b.shape)}")
+        if sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        self.W, self.b, self.sigma = W.double(), b.double(), float(sigma)
+        self.D, self.d = W.shape
+
+    @classmethod
+    def random(cls, D: int = 5, d: int = 2, sigma: float = 0.5, seed: int = 0) -> LinearGaussianModel:
+        """A model with standard normal ``W`` and ``b`` drawn from a seeded generator."""
+        g = torch.Generator().manual_seed(seed)
+        return cls(torch.randn(D, d, generator=g, dtype=torch.float64),
+                   torch.randn(D, generator=g, dtype=torch.float64), sigma)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws of :math:`x = Wz + b + \\sigma\\varepsilon`, shape ``(n, D)``."""
+        z = torch.randn(n, self.d, generator=generator, dtype=torch.float64)
+        return z @ self.W.T + self.b + self.sigma * torch.randn(n, self.D, generator=generator, dtype=torch.float64)
+
+    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+        r""":math:`\log p(x) = \log\mathcal N(x; b, C)`, :math:`C = WW^\top + \sigma^2 I`, per row of ``x`` ``(B, D)``; nats ``(B,)``."""
+        C = self.W @ self.W.T + self.sigma**2 * torch.eye(self.D, dtype=torch.float64)
+        L = torch.linalg.cholesky(C)
+        r = (x.double() - self.b).T                                  # (D, B)
+        a = torch.linalg.solve_triangular(L, r, upper=False)        # L⁻¹ (x − b)
+        logdet = 2 * L.diagonal().log().sum()
+        return -0.5 * (self.D * _LOG_2PI + logdet + a.pow(2).sum(dim=0))
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: returns ``(m (B, d), Σ (d, d))``."""
+        precision = torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.sigma**2
+        cov = torch.linalg.inv(precision)
+        mean = (x.double() - self.b) @ self.W @ cov / self.sigma**2  # Σ symmetric: (Σ Wᵀ(x−b))ᵀ = (x−b)ᵀ W Σ
+        return mean, cov
+
+    def expected_log_likelihood(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
+        r""":math:`\mathbb E_{q}[\log p(x\mid z)]` for :math:`q = \mathcal N(\mu, \operatorname{diag}s^2)`, in closed form.
+
+        .. math::  -\frac D2 \log(2\pi\sigma^2) - \frac{1}{2\sigma^2}\Big[\lVert x - b - W\mu\rVert^2
+                   + \sum_j s_j^2 \lVert W_{:,j}\rVert^2\Big]
+        """
+        resid = x.double() - self.b - q_mu.double() @ self.W.T
+        trace = (q_logvar.double().exp() * self.W.pow(2).sum(dim=0)).sum(dim=-1)
+        return -0.5 * self.D * math.log(2 * math.pi * self.sigma**2) - (resid.pow(2).sum(-1) + trace) / (2 * self.sigma**2)
+
+    def elbo(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
+        r"""Exact ELBO :math:`\mathbb E_q[\log p(x|z)] - D_{KL}(q\|p(z))` for a diagonal Gaussian ``q``; nats ``(B,)``."""
+        return self.expected_log_likelihood(x, q_mu, q_logvar) - gaussian_kl(q_mu.double(), q_logvar.double())
+
+    def kl_to_posterior(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
+        r""":math:`D_{KL}(q(z)\,\|\,p(z\mid x))` for diagonal :math:`q = \mathcal N(\mu, \operatorname{diag}s^2)`:
+
+        .. math::  \frac12\Big[\operatorname{tr}(\Sigma^{-1}S) + (m-\mu)^\top\Sigma^{-1}(m-\mu) - d
+                   + \log\det\Sigma - \log\det S\Big],\quad S = \operatorname{diag}s^2
+        """
+        m, cov = self.posterior(x)
+        precision = torch.linalg.inv(cov)
+        s2 = q_logvar.double().exp()
+        diff = m - q_mu.double()
+        quad = ((diff @ precision) * diff).sum(-1)
+        return 0.5 * ((precision.diagonal() * s2).sum(-1) + quad - self.d
+                      + torch.logdet(cov) - q_logvar.double().sum(-1))
+
+
+# --------------------------------------------------------------------------------- models
+
+Shape = Sequence[int]
+
+
+class VAE(nn.Module):
+    r"""A VAE with Gaussian encoder :math:`q_\phi(z|x)` and Bernoulli decoder :math:`p_\theta(x|z)` over pixels.
+
+    The encoder maps ``x`` to ``2 * latent_dim`` numbers, :math:`(\mu, \log\sigma^2)`; the
+    decoder maps ``z`` to one logit per pixel. Build one with :meth:`mlp` or :meth:`conv`.
+
+    Shapes: ``encode: (B, *input_shape) → ((B, J), (B, J))``;
+    ``decode: (..., J) → (..., *input_shape)`` (logits).
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Shape, latent_dim: int) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.input_shape, self.latent_dim = tuple(input_shape), latent_dim
+
+    @classmethod
+    def mlp(cls, input_shape: Shape = (1, 28, 28), latent_dim: int = 32,
+            hidden: Sequence[int] = (512,)) -> VAE:
+        """MLP encoder ``input → hidden → 2J`` and a mirrored MLP decoder ``J → reversed(hidden) → logits``."""
+        return cls(MLP(input_shape, 2 * latent_dim, hidden),
+                   MLP(latent_dim, input_shape, tuple(reversed(hidden))), input_shape, latent_dim)
+
+    @classmethod
+    def conv(cls, latent_dim: int = 32, channels: int = 1, width: int = 32) -> VAE:
+        """:class:`~gdmcourse.nets.ConvEncoder` / :class:`~gdmcourse.nets.ConvDecoder` for ``channels×28×28`` images."""
+        return cls(ConvEncoder(2 * latent_dim, channels, width), ConvDecoder(latent_dim, channels, width),
+                   (channels, 28, 28), latent_dim)
+
+    # -- conditioning hooks (a CVAE overrides them); `c` is a one-hot label or None
+    def _encoder_input(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return x
+
+    def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return z
+
+    def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"expected inputs of shape (batch, {', '.join(map(str, self.input_shape))}), "
+                             f"got {tuple(x.shape)}")
+        mu, logvar = self.encoder(self._encoder_input(x, c)).chunk(2, dim=-1)
+        return mu, logvar
+
+    def _logits(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        if z.shape[-1] != self.latent_dim:
+            raise ValueError(f"codes must have {self.latent_dim} entries in the last dim, got shape {tuple(z.shape)}")
+        lead = z.shape[:-1]
+        z_flat = z.reshape(-1, self.latent_dim)
+        c_flat = None if c is None else c.expand(*lead, c.shape[-1]).reshape(-1, c.shape[-1])
+        return self.decoder(self._decoder_input(z_flat, c_flat)).reshape(*lead, *self.input_shape)
+
+    def _elbo_terms(self, x: torch.Tensor, c: torch.Tensor | None,
+                    generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self._posterior(x, c)
+        z = reparameterize(mu, logvar, generator)
+        # E_q[log p(x|z)] ≈ log p(x|z), z ~ q (one sample);  KL(q(z|x) ‖ N(0, I)) in closed form
+        return bernoulli_log_likelihood(self._logits(z, c), x), gaussian_kl(mu, logvar)
+
+    def _iwae(self, x: torch.Tensor, c: torch.Tensor | None, k: int, generator: torch.Generator | None,
+              chunk: int | None) -> torch.Tensor:
+        if k < 1:
+            raise ValueError(f"k must be a positive integer, got {k}")
+        chunk = max(1, 20_000 // len(x)) if chunk is None else chunk
+        mu, logvar = self._posterior(x, c)
+        log_w = []
+        for start in range(0, k, chunk):
+            m = min(chunk, k - start)
+            z = reparameterize(mu.expand(m, *mu.shape), logvar.expand(m, *logvar.shape), generator)  # (m, B, J)
+            # log w = log p(x|z) + log p(z) − log q(z|x)
+            log_w.append(bernoulli_log_likelihood(self._logits(z, c), x, event_dims=len(self.input_shape))
+                         + gaussian_log_likelihood(z, torch.zeros_like(z), torch.zeros_like(z), event_dims=1)
+                         - gaussian_log_likelihood(z, mu, logvar, event_dims=1))
+        # L_k = log (1/k) Σ_i w_i = logsumexp_i log w_i − log k
+        return log_mean_exp(torch.cat(log_w), dim=0)
+
+    def _sample(self, n: int, c: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return torch.sigmoid(self._logits(z, c))
+
+    # -- public API
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x)`, each ``(B, J)``."""
+        return self._posterior(x, None)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        r"""Bernoulli logits of :math:`p_\theta(x|z)`, shape ``(..., *input_shape)``; ``sigmoid`` gives pixel means."""
+        return self._logits(z, None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction logits ``decode(μ(x))`` (the posterior mean, no sampling)."""
+        return self.decode(self.encode(x)[0])
+
+    def elbo(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""Per-example ELBO estimate :math:`\log p_\theta(x|z) - \beta D_{KL}(q_\phi(z|x)\|p(z))`, :math:`z \sim q` (one sample).
+
+        Args:
+            x: binary (or [0, 1]) images ``(B, *input_shape)``.
+            beta: weight of the KL term (β-VAE, Higgins et al. 2017); ``1`` gives the ELBO.
+            generator: CPU generator for the reparametrization noise.
+        Returns:
+            nats, shape ``(B,)``; unbiased for :math:`\mathcal L` when ``beta = 1``.
+        """
+        rec, kl = self._elbo_terms(x, None, generator)
+        return rec - beta * kl
+
+    def loss(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Training metrics: ``loss`` = −mean ELBO (β-weighted), ``rec`` = mean −log p(x|z), ``kl`` = mean KL."""
+        rec, kl = self._elbo_terms(x, None, generator)
+        return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
+
+    def iwae_bound(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                   chunk: int | None = None) -> torch.Tensor:
+        r"""Per-example importance-weighted bound :math:`\mathcal L_k(x) \le \log p_\theta(x)`, shape ``(B,)``, nats.
+
+        :math:`\log w_i = \log p_\theta(x|z_i) + \log p(z_i) - \log q_\phi(z_i|x)`, and
+        :math:`\mathcal L_k = \operatorname{logsumexp}_i \log w_i - \log k`. The ``k`` samples
+        are drawn ``chunk`` at a time (default ``20000 // B``) to bound memory.
+        Call it under ``torch.no_grad()`` for evaluation.
+        """
+        return self._iwae(x, None, k, generator, chunk)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` samples :math:`z \sim \mathcal N(0, I)` decoded to Bernoulli *means* :math:`\operatorname{sigmoid}(\ell)`.
+
+        Returns pixel probabilities in (0, 1), shape ``(n, *input_shape)``, on the model's
+        device (not binary draws: those look noisy; use :func:`dynamic_binarize` on them for
+        true samples of :math:`p_\theta(x)`).
+        """
+        return self._sample(n, None, generator)
+
+
+class CVAE(VAE):
+    r"""A conditional VAE: :math:`q_\phi(z|x,y)` and :math:`p_\theta(x|z,y)` both see the one-hot label ``y``.
+
+    The MLP variant concatenates the one-hot vector to the flattened image and to ``z``; the
+    conv variant appends it to the image as ``num_classes`` constant channels and to ``z``.
+    Methods take integer labels ``y`` of shape ``(B,)``.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Shape, latent_dim: int,
+                 num_classes: int, label_as_channels: bool) -> None:
+        super().__init__(encoder, decoder, input_shape, latent_dim)
+        self.num_classes, self.label_as_channels = num_classes, label_as_channels
+
+    @classmethod
+    def mlp(cls, input_shape: Shape = (1, 28, 28), latent_dim: int = 32, hidden: Sequence[int] = (512,),
+            num_classes: int = 10) -> CVAE:
+        """MLP networks on ``[flatten(x), one_hot(y)]`` and ``[z, one_hot(y)]``."""
+        d = math.prod(input_shape)
+        return cls(MLP(d + num_classes, 2 * latent_dim, hidden),
+                   MLP(latent_dim + num_classes, input_shape, tuple(reversed(hidden))),
+                   input_shape, latent_dim, num_classes, label_as_channels=False)
+
+    @classmethod
+    def conv(cls, latent_dim: int = 32, channels: int = 1, width: int = 32, num_classes: int = 10) -> CVAE:
+        """Conv networks on ``x`` with ``num_classes`` label channels appended, and on ``[z, one_hot(y)]``."""
+        return cls(ConvEncoder(2 * latent_dim, channels + num_classes, width),
+                   ConvDecoder(latent_dim + num_classes, channels, width),
+                   (channels, 28, 28), latent_dim, num_classes, label_as_channels=True)
+
+    def one_hot(self, y: torch.Tensor | int, n: int | None = None) -> torch.Tensor:
+        """One-hot float labels ``(B, num_classes)`` on the model's device; an int ``y`` is repeated ``n`` times."""
+        device = next(self.parameters()).device
+        if isinstance(y, int):
+            y = torch.full((n or 1,), y, dtype=torch.long)
+        y = torch.as_tensor(y, dtype=torch.long)
+        if y.dim() != 1 or (n is not None and len(y) != n):
+            raise ValueError(f"labels must be a 1-D integer tensor{f' of length {n}' if n else ''}, got shape {tuple(y.shape)}")
+        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        return F.one_hot(y, self.num_classes).float().to(device)
+
+    def _encoder_input(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        if self.label_as_channels:
+            return torch.cat([x, c[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
+        return torch.cat([x.flatten(1), c], dim=1)
+
+    def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([z, c], dim=-1)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x,y)`, each ``(B, J)``."""
+        return self._posterior(x, self.one_hot(y, len(x)))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Logits of :math:`p_\\theta(x|z,y)`; ``z`` is ``(B, J)`` or ``(k, B, J)`` with ``y`` ``(B,)``."""
+        return self._logits(z, self.one_hot(y, z.shape[-2]))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """Reconstruction logits ``decode(μ(x, y), y)``."""
+        return self.decode(self.encode(x, y)[0], y)
+
+    def elbo(self, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0,  # type: ignore[override]
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""Per-example conditional ELBO :math:`\log p_\theta(x|z,y) - \beta D_{KL}(q_\phi(z|x,y)\|p(z))`, ``(B,)``, nats."""
+        rec, kl = self._elbo_terms(x, self.one_hot(y, len(x)), generator)
+        return rec - beta * kl
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0,  # type: ignore[override]
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Training metrics as :meth:`VAE.loss`, conditioned on the labels ``y``."""
+        rec, kl = self._elbo_terms(x, self.one_hot(y, len(x)), generator)
+        return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
+
+    def iwae_bound(self, x: torch.Tensor, y: torch.Tensor, k: int,  # type: ignore[override]
+                   generator: torch.Generator | None = None, chunk: int | None = None) -> torch.Tensor:
+        r"""Per-example :math:`\mathcal L_k(x \mid y) \le \log p_\theta(x \mid y)`, as :meth:`VAE.iwae_bound`."""
+        return self._iwae(x, self.one_hot(y, len(x)), k, generator, chunk)
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | int, generator: torch.Generator | None = None) -> torch.Tensor:  # type: ignore[override]
+        """``n`` Bernoulli means of :math:`p_\\theta(x|z,y)`, :math:`z\\sim\\mathcal N(0,I)`; ``y`` an int or ``(n,)`` labels."""
+        return self._sample(n, self.one_hot(y, n), generator)
+
+
+def vae_loss(beta: float = 1.0, *, binarize: bool = True,
+             generator: torch.Generator | None = None) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], dict]:
+    """A ``loss_fn(model, batch)`` for :func:`gdmcourse.train.fit`: −ELBO of (dynamically binarised) images.
+
+    ``batch`` is ``(x,)`` or ``(x, y)``; a :class:`CVAE` uses the labels ``y``, a :class:`VAE`
+    ignores them. ``generator`` (CPU) drives both the binarisation and the reparametrization noise.
+    """
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        x = dynamic_binarize(batch[0], generator) if binarize else batch[0]
+        if isinstance(model, CVAE):
+            return model.loss(x, batch[1], beta, generator)
+        return model.loss(x, beta, generator)
+    return loss_fn
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How notebook 02 trains its MNIST VAE: ``VAE.mlp(latent_dim=..., hidden=...)`` and
+    :func:`gdmcourse.train.fit` with Adam, a cosine schedule and dynamic binarisation."""
+
+    latent_dim: int
+    hidden: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    lr: float
+    schedule: str = "cosine"
+
+
+# Measured by benchmarks/bench_vae.py on one CPU thread (AMD EPYC), 60000 training images;
+# test NLL = −L_500 on the first 1000 MNIST test images binarised with seed 123:
+#   quick: ~40 s of training, ~97 nats;  full: ~80 s on a CPU, ~94.4 nats.
+RECIPES: dict[str, Recipe] = {
+    "quick": Recipe(latent_dim=32, hidden=(512,), epochs=5, batch_size=128, lr=3e-3),
+    "full": Recipe(latent_dim=32, hidden=(512,), epochs=10, batch_size=128, lr=2e-3),
+}
+
+
+# ------------------------------------------------------------------------------- analyses
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def iwae_nll(model: VAE, x: torch.Tensor, k: int = 500, *, y: torch.Tensor | None = None, batch_size: int = 100,
+             generator: torch.Generator | None = None, chunk: int | None = None) -> float:
+    r"""Test negative log-likelihood estimate :math:`-\frac1N\sum_n \mathcal L_k(x_n)` in nats (mean over ``x``).
+
+    ``x`` should already be binary (e.g. ``dynamic_binarize(test_images, seeded_generator)``);
+    evaluated in eval mode, in batches, on the model's device. An upper bound on the true
+    NLL that tightens as ``k`` grows (Burda et al. 2016 use ``k = 5000``).
+    """
+    device, was_training = _model_device(model), model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        if isinstance(model, CVAE):
+            if y is None:
+                raise ValueError("a CVAE needs the labels y")
+            bound = model.iwae_bound(xb, y[start:start + batch_size], k, generator, chunk)
+        else:
+            bound = model.iwae_bound(xb, k, generator, chunk)
+        total -= float(bound.sum())
+    model.train(was_training)
+    return total / len(x)
+
+
+@torch.no_grad()
+def active_units(model: VAE, x: torch.Tensor, threshold: float = 1e-2, *, y: torch.Tensor | None = None,
+                 batch_size: int = 1000) -> int:
+    r"""Number of latent dimensions :math:`j` with :math:`\operatorname{Cov}_x(\mathbb E_{q(z|x)}[z_j]) > \text{threshold}`.
+
+    A unit is *active* when its posterior mean varies with the input (Burda et al. 2016,
+    section 5.2, threshold :math:`10^{-2}`); inactive units have collapsed to the prior.
+    """
+    device, was_training = _model_device(model), model.training
+    model.eval()
+    means = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        mu = model.encode(xb, y[start:start + batch_size])[0] if isinstance(model, CVAE) else model.encode(xb)[0]
+        means.append(mu.double().cpu())
+    model.train(was_training)
+    return int((torch.cat(means).var(dim=0) > threshold).sum())
+
+
+@torch.no_grad()
+def latent_traversal(model: VAE, z: torch.Tensor, dims: Sequence[int], values: Sequence[float]) -> torch.Tensor:
+    """Decode ``z`` (``(J,)``) with coordinate ``dims[i]`` set to each of ``values``: Bernoulli means
+    of shape ``(len(dims), len(values), *input_shape)`` on the CPU (for an image grid)."""
+    codes = z.detach().cpu().float().repeat(len(dims), len(values), 1)      # (R, V, J)
+    for i, d in enumerate(dims):
+        codes[i, :, d] = torch.tensor(values, dtype=codes.dtype)
+    was_training = model.training
+    model.eval()
+    out = torch.sigmoid(model.decode(codes.to(_model_device(model)))).cpu()
+    model.train(was_training)
+    return out
+
+
+__all__ = ["gaussian_kl", "reparameterize", "bernoulli_log_likelihood", "gaussian_log_likelihood",
+           "log_mean_exp", "kl_monte_carlo", "dynamic_binarize", "LinearGaussianModel", "VAE", "CVAE",
+           "vae_loss", "Recipe", "RECIPES", "iwae_nll", "active_units", "latent_traversal"]
