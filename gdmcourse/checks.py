@@ -18,11 +18,13 @@ also keeps the verdicts of this process by exercise name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import autoencoder as ref
@@ -92,11 +94,16 @@ def _tensor(value: Any, what: str) -> torch.Tensor:
 
 
 def _fmt(t: torch.Tensor) -> str:
-    return f"{t.item():.6g}" if t.numel() == 1 else f"tensor of shape {tuple(t.shape)}"
+    """A number, or the first values and the shape of a tensor, for verdict messages."""
+    if t.numel() == 1:
+        return f"{t.item():.6g}"
+    values = ", ".join(f"{v:.4g}" for v in t.flatten()[:4].tolist())
+    return f"[{values}{', ...' if t.numel() > 4 else ''}] (shape {tuple(t.shape)})"
 
 
-def _match_known(got: torch.Tensor, expected: torch.Tensor,
-                 wrong: Sequence[tuple[torch.Tensor, str]], what: str, rtol: float = 1e-4) -> None:
+def _match_known(got: torch.Tensor, expected: torch.Tensor, wrong: Sequence[tuple[torch.Tensor, str]], what: str,
+                 shape_hint: str = "reduce to a single number: sum over each example's dimensions, then average "
+                                   "over the batch.", rtol: float = 1e-4) -> None:
     """Fail with the hint of the first known wrong answer ``got`` matches, or a generic failure."""
     if got.shape == expected.shape and torch.allclose(got, expected, rtol=rtol, atol=1e-6):
         return
@@ -104,8 +111,7 @@ def _match_known(got: torch.Tensor, expected: torch.Tensor,
         if got.shape == value.shape and torch.allclose(got, value, rtol=rtol, atol=1e-6):
             raise _Fail(f"{what}: expected {_fmt(expected)}, got {_fmt(got)}.", hint)
     if got.shape != expected.shape:
-        raise _Fail(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.",
-                    "reduce to a single number: sum over each example's dimensions, then average over the batch.")
+        raise _Fail(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.", shape_hint)
     raise _Fail(f"{what}: expected {_fmt(expected)}, got {_fmt(got)}.",
                 "compare your formula with the one in the markdown above, term by term.")
 
@@ -268,30 +274,6 @@ def encoder_decoder(make_encoder: Callable[..., nn.Module], make_decoder: Callab
 # Notebook 02: VAE / ELBO
 # ----------------------------------------------------------------------------------------------
 
-import math  # noqa: E402 - this section's imports, kept with it
-
-import torch.nn.functional as F  # noqa: E402
-
-def _match(got: torch.Tensor, expected: torch.Tensor, wrong: Sequence[tuple[torch.Tensor, str]], what: str,
-           shape_hint: str, rtol: float = 1e-4) -> None:
-    """Like :func:`_match_known`, printing the first values of per-example results and this exercise's shape hint."""
-    def show(t: torch.Tensor) -> str:
-        if t.numel() == 1:
-            return f"{t.item():.6g}"
-        values = ", ".join(f"{v:.4g}" for v in t.flatten()[:4].tolist())
-        return f"[{values}{', ...' if t.numel() > 4 else ''}] (shape {tuple(t.shape)})"
-
-    if got.shape == expected.shape and torch.allclose(got, expected, rtol=rtol, atol=1e-6):
-        return
-    for value, hint in wrong:
-        if got.shape == value.shape and torch.allclose(got, value, rtol=rtol, atol=1e-6):
-            raise _Fail(f"{what}: expected {show(expected)}, got {show(got)}.", hint)
-    if got.shape != expected.shape:
-        raise _Fail(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.", shape_hint)
-    raise _Fail(f"{what}: expected {show(expected)}, got {show(got)}.",
-                "compare your formula with the one in the markdown above, term by term.")
-
-
 def _finite_or(value: torch.Tensor, what: str, hint: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor) and not torch.isfinite(value).all():
         raise _Fail(f"{what} returned NaN or infinite values.", hint)
@@ -332,7 +314,7 @@ def gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Ver
         mu_in, logvar_in = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
         got = _finite_or(_call(fn, mu_in, logvar_in), "gaussian_kl",
                          "logvar may be negative: σ² = exp(logvar); never take the log or square root of logvar.")
-        _match(got.detach(), _kl_terms(mu, logvar).sum(-1), _kl_wrong(mu, logvar), "KL for mu, logvar of shape (4, 3)",
+        _match_known(got.detach(), _kl_terms(mu, logvar).sum(-1), _kl_wrong(mu, logvar), "KL for mu, logvar of shape (4, 3)",
                "return one KL per example: sum over the latent dimension (dim=-1), giving shape (B,).")
         if not got.requires_grad:
             raise _Fail("the KL does not depend differentiably on mu and logvar (no gradient).",
@@ -439,7 +421,7 @@ def elbo(fn: Callable[..., torch.Tensor]) -> Verdict:
             *[(rec - w, h) for w, h in _kl_wrong(mu, logvar)
               if w.shape == kl.shape and "sign error" not in h],
         ]
-        _match(got.detach(), value, wrong, "ELBO for a batch of 4 images",
+        _match_known(got.detach(), value, wrong, "ELBO for a batch of 4 images",
                "return one value per example: sum log p(x|z) over each image's pixels, subtract the per-example KL.")
         if not got.requires_grad:
             raise _Fail("the ELBO does not depend differentiably on logits, mu and logvar.",
@@ -483,7 +465,7 @@ def iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
             (expected.sum(), "return one bound per example, shape (B,): do not sum over the batch."),
             (torch.logsumexp(log_w.flatten(), 0) - math.log(k * b), "reduce over dim 0 only (the k samples)."),
         ]
-        _match(got.detach().float(), expected, wrong, f"bound for log-weights of shape ({k}, {b})",
+        _match_known(got.detach().float(), expected, wrong, f"bound for log-weights of shape ({k}, {b})",
                "reduce over dim 0 (the k samples) and keep the batch: shape (B,).", rtol=1e-6)
         if not got.requires_grad:
             raise _Fail("the bound does not depend differentiably on the log-weights.",
