@@ -9,21 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from gdmcourse import autoencoder as ae
+from checking import expect_fail, not_implemented, verdict_of
 from gdmcourse import checks
 
 
-def _verdict(capsys, check, *candidate):
-    verdict = check(*candidate)  # must never raise
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED" if verdict.passed else "FAILED"), out
-    assert "Traceback" not in out
-    return verdict, out
-
-
 # ---- reconstruction_loss -------------------------------------------------------------------
-
-def _not_implemented(*_):
-    raise NotImplementedError
 
 
 WRONG_LOSSES = {
@@ -36,19 +26,19 @@ WRONG_LOSSES = {
     "only 4-D images": (lambda x_hat, x: (x_hat - x).pow(2).sum(dim=(1, 2, 3)).mean(), "raised"),
     "detached": (lambda x_hat, x: (x_hat - x).detach().pow(2).flatten(1).sum(1).mean(), "gradient"),
     "numpy": (lambda x_hat, x: float((x_hat - x).detach().pow(2).flatten(1).sum(1).mean()), "torch.Tensor"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_reconstruction_loss_passes_on_reference(capsys):
-    verdict, _ = _verdict(capsys, checks.reconstruction_loss, ae.reconstruction_loss)
+    verdict, _ = verdict_of(capsys, checks.reconstruction_loss, ae.reconstruction_loss)
     assert verdict.passed and checks.RESULTS["reconstruction_loss"].passed
 
 
 @pytest.mark.parametrize("name", WRONG_LOSSES)
 def test_reconstruction_loss_rejects(capsys, name):
     fn, hint = WRONG_LOSSES[name]
-    verdict, out = _verdict(capsys, checks.reconstruction_loss, fn)
+    verdict, out = verdict_of(capsys, checks.reconstruction_loss, fn)
     assert not verdict.passed
     assert hint in out, out
 
@@ -65,18 +55,18 @@ WRONG_CORRUPT = {
     "ignores generator": (lambda x, s, g=None: (x + s * torch.randn(x.shape)).clamp(0, 1), "generator"),
     "in place": (lambda x, s, g=None: x.add_(s * torch.randn(x.shape, generator=g)).clamp_(0, 1), "in place"),
     "no noise": (lambda x, s, g=None: x.clone(), "no noise"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_corrupt_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.corrupt, ae.corrupt)[0].passed
+    assert verdict_of(capsys, checks.corrupt, ae.corrupt)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_CORRUPT)
 def test_corrupt_rejects(capsys, name):
     fn, hint = WRONG_CORRUPT[name]
-    verdict, out = _verdict(capsys, checks.corrupt, fn)
+    verdict, out = verdict_of(capsys, checks.corrupt, fn)
     assert not verdict.passed
     assert hint in out, out
 
@@ -105,17 +95,17 @@ WRONG_NETS = {
     "wrong latent size": (lambda s, d, h: good_encoder(s, d + 1, h), good_decoder, "latent_dim"),
     "no hidden layer": (lambda s, d, h: nn.Sequential(nn.Flatten(), nn.Linear(math.prod(s), d)), good_decoder,
                         "hidden layer"),
-    "unfinished": (_not_implemented, good_decoder, "not implemented"),
+    "unfinished": (not_implemented, good_decoder, "not implemented"),
 }
 
 
 def test_encoder_decoder_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.encoder_decoder, good_encoder, good_decoder)[0].passed
+    assert verdict_of(capsys, checks.encoder_decoder, good_encoder, good_decoder)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_NETS)
 def test_encoder_decoder_rejects(capsys, name):
     enc, dec, hint = WRONG_NETS[name]
-    verdict, out = _verdict(capsys, checks.encoder_decoder, enc, dec)
+    verdict, out = verdict_of(capsys, checks.encoder_decoder, enc, dec)
     assert not verdict.passed
     assert hint in out, out

@@ -8,26 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from checking import expect_fail, not_implemented, verdict_of
 from gdmcourse import checks, reparam, vae
-
-
-def _verdict(capsys, check, *candidate):
-    verdict = check(*candidate)  # must never raise
-    out = capsys.readouterr().out
-    assert out.startswith("PASSED" if verdict.passed else "FAILED"), out
-    assert "Traceback" not in out
-    return verdict, out
-
-
-def _not_implemented(*_, **__):
-    raise NotImplementedError
-
-
-def _expect_fail(capsys, check, candidate, hint):
-    verdict, out = _verdict(capsys, check, *candidate)
-    assert not verdict.passed, out
-    assert "Hint:" in out, out
-    assert hint in out, out
 
 
 # ---- gaussian_kl -------------------------------------------------------------------------------
@@ -48,19 +30,19 @@ WRONG_KL = {
     "missing -1": (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1), "−1"),
     "log of logvar": (lambda mu, lv: 0.5 * (mu**2 + lv - 1 - lv.log()).sum(-1), "never take the log"),
     "detached": (lambda mu, lv: 0.5 * _kl_parts(mu, lv).sum(-1).detach(), "gradient"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_gaussian_kl_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.gaussian_kl, vae.gaussian_kl)[0].passed
+    assert verdict_of(capsys, checks.gaussian_kl, vae.gaussian_kl)[0].passed
     assert checks.RESULTS["gaussian_kl"].passed
 
 
 @pytest.mark.parametrize("name", WRONG_KL)
 def test_gaussian_kl_rejects(capsys, name):
     fn, hint = WRONG_KL[name]
-    _expect_fail(capsys, checks.gaussian_kl, (fn,), hint)
+    expect_fail(capsys, checks.gaussian_kl, (fn,), hint)
 
 
 # ---- reparameterize ----------------------------------------------------------------------------
@@ -81,18 +63,18 @@ WRONG_REPARAM = {
     "detached": (lambda mu, lv, g=None: (mu + (0.5 * lv).exp() * _eps(mu, g)).detach(), "cut the graph"),
     "ignores generator": (lambda mu, lv, g=None: mu + (0.5 * lv).exp() * torch.randn(mu.shape), "generator"),
     "sqrt of logvar": (lambda mu, lv, g=None: mu + lv.sqrt() * _eps(mu, g), "never take the log or square root"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_reparameterize_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.reparameterize, vae.reparameterize)[0].passed
+    assert verdict_of(capsys, checks.reparameterize, vae.reparameterize)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_REPARAM)
 def test_reparameterize_rejects(capsys, name):
     fn, hint = WRONG_REPARAM[name]
-    _expect_fail(capsys, checks.reparameterize, (fn,), hint)
+    expect_fail(capsys, checks.reparameterize, (fn,), hint)
 
 
 # ---- elbo --------------------------------------------------------------------------------------
@@ -121,18 +103,18 @@ WRONG_ELBO = {
     "bce on probabilities": (lambda x, l, m, v: -F.binary_cross_entropy(torch.sigmoid(l), x, reduction="none").flatten(1).sum(1)
                              - vae.gaussian_kl(m, v), "clips each log at −100"),
     "detached": (lambda x, l, m, v: reference_elbo(x, l, m, v).detach(), "differentiably"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_elbo_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.elbo, reference_elbo)[0].passed
+    assert verdict_of(capsys, checks.elbo, reference_elbo)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_ELBO)
 def test_elbo_rejects(capsys, name):
     fn, hint = WRONG_ELBO[name]
-    _expect_fail(capsys, checks.elbo, (fn,), hint)
+    expect_fail(capsys, checks.elbo, (fn,), hint)
 
 
 # ---- iwae_bound --------------------------------------------------------------------------------
@@ -145,18 +127,18 @@ WRONG_IWAE = {
     "wrong axis": (lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1]), "wrong axis"),
     "batch mean": (lambda lw: (torch.logsumexp(lw, 0) - math.log(len(lw))).mean(), "do not average over the batch"),
     "minus k": (lambda lw: torch.logsumexp(lw, 0) - len(lw), "not k"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_iwae_bound_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.iwae_bound, vae.log_mean_exp)[0].passed
+    assert verdict_of(capsys, checks.iwae_bound, vae.log_mean_exp)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_IWAE)
 def test_iwae_bound_rejects(capsys, name):
     fn, hint = WRONG_IWAE[name]
-    _expect_fail(capsys, checks.iwae_bound, (fn,), hint)
+    expect_fail(capsys, checks.iwae_bound, (fn,), hint)
 
 
 # ---- score_function_grad -----------------------------------------------------------------------
@@ -184,19 +166,19 @@ WRONG_SCORE = {
     "pathwise instead": (_pathwise_as_score, "never differentiates f"),
     "ignores generator": (lambda f, mu, s, n, g=None: _score(f, mu, s, n, None), "generator"),
     "one output": (lambda *a: _score(*a)[0], "pair"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_score_function_grad_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.score_function_grad, reparam.score_function_grad)[0].passed
-    assert _verdict(capsys, checks.score_function_grad, _score)[0].passed  # a plain student version
+    assert verdict_of(capsys, checks.score_function_grad, reparam.score_function_grad)[0].passed
+    assert verdict_of(capsys, checks.score_function_grad, _score)[0].passed  # a plain student version
 
 
 @pytest.mark.parametrize("name", WRONG_SCORE)
 def test_score_function_grad_rejects(capsys, name):
     fn, hint = WRONG_SCORE[name]
-    _expect_fail(capsys, checks.score_function_grad, (fn,), hint)
+    expect_fail(capsys, checks.score_function_grad, (fn,), hint)
 
 
 # ---- pathwise_grad -----------------------------------------------------------------------------
@@ -221,19 +203,19 @@ WRONG_PATHWISE = {
     "sigma squared": (lambda *a: _pathwise(*a, sigma_power=2), "not sigma²"),
     "sum over samples": (lambda *a: _pathwise(*a, reduce="sum"), "do not sum"),
     "ignores generator": (lambda f, mu, s, n, g=None: _pathwise(f, mu, s, n, None), "generator"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_pathwise_grad_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.pathwise_grad, reparam.pathwise_grad)[0].passed
-    assert _verdict(capsys, checks.pathwise_grad, _pathwise)[0].passed
+    assert verdict_of(capsys, checks.pathwise_grad, reparam.pathwise_grad)[0].passed
+    assert verdict_of(capsys, checks.pathwise_grad, _pathwise)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_PATHWISE)
 def test_pathwise_grad_rejects(capsys, name):
     fn, hint = WRONG_PATHWISE[name]
-    _expect_fail(capsys, checks.pathwise_grad, (fn,), hint)
+    expect_fail(capsys, checks.pathwise_grad, (fn,), hint)
 
 
 # ---- gumbel_softmax ----------------------------------------------------------------------------
@@ -279,16 +261,16 @@ WRONG_GUMBEL = {
     "softmax over batch": (lambda lg, tau, hard=False, generator=None: F.softmax((lg + _gumbel(lg.shape, generator)) / tau, 0),
                            "dim=-1"),
     "ignores generator": (lambda lg, tau, hard=False, generator=None: _gs(lg, tau, hard, None), "generator"),
-    "unfinished": (_not_implemented, "not implemented"),
+    "unfinished": (not_implemented, "not implemented"),
 }
 
 
 def test_gumbel_softmax_passes_on_reference(capsys):
-    assert _verdict(capsys, checks.gumbel_softmax, reparam.gumbel_softmax)[0].passed
-    assert _verdict(capsys, checks.gumbel_softmax, _gs)[0].passed
+    assert verdict_of(capsys, checks.gumbel_softmax, reparam.gumbel_softmax)[0].passed
+    assert verdict_of(capsys, checks.gumbel_softmax, _gs)[0].passed
 
 
 @pytest.mark.parametrize("name", WRONG_GUMBEL)
 def test_gumbel_softmax_rejects(capsys, name):
     fn, hint = WRONG_GUMBEL[name]
-    _expect_fail(capsys, checks.gumbel_softmax, (fn,), hint)
+    expect_fail(capsys, checks.gumbel_softmax, (fn,), hint)
