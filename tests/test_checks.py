@@ -38,9 +38,7 @@ def test_reconstruction_loss_passes_on_reference(capsys):
 @pytest.mark.parametrize("name", WRONG_LOSSES)
 def test_reconstruction_loss_rejects(capsys, name):
     fn, hint = WRONG_LOSSES[name]
-    verdict, out = verdict_of(capsys, checks.reconstruction_loss, fn)
-    assert not verdict.passed
-    assert hint in out, out
+    expect_fail(capsys, checks.reconstruction_loss, (fn,), hint)
 
 
 # ---- corrupt -------------------------------------------------------------------------------
@@ -66,9 +64,7 @@ def test_corrupt_passes_on_reference(capsys):
 @pytest.mark.parametrize("name", WRONG_CORRUPT)
 def test_corrupt_rejects(capsys, name):
     fn, hint = WRONG_CORRUPT[name]
-    verdict, out = verdict_of(capsys, checks.corrupt, fn)
-    assert not verdict.passed
-    assert hint in out, out
+    expect_fail(capsys, checks.corrupt, (fn,), hint)
 
 
 # ---- encoder / decoder ---------------------------------------------------------------------
@@ -106,6 +102,4 @@ def test_encoder_decoder_passes_on_reference(capsys):
 @pytest.mark.parametrize("name", WRONG_NETS)
 def test_encoder_decoder_rejects(capsys, name):
     enc, dec, hint = WRONG_NETS[name]
-    verdict, out = verdict_of(capsys, checks.encoder_decoder, enc, dec)
-    assert not verdict.passed
-    assert hint in out, out
+    expect_fail(capsys, checks.encoder_decoder, (enc, dec), hint)
