@@ -1,0 +1,150 @@
+r"""Gradient methods on the simplest minimax game, :math:`\min_x \max_y f(x, y) = x\,y`.
+
+Follows lecture 003 ("min_x max_y xy"): the unique equilibrium is :math:`(0, 0)`, yet plain
+simultaneous gradient descent–ascent spirals *away* from it. With
+:math:`\nabla_x f = y`, :math:`\nabla_y f = x` and step size :math:`\alpha`:
+
+============== ======================================================================== ===================
+method         update                                                                   per-step norm factor
+============== ======================================================================== ===================
+simultaneous   :math:`x' = x - \alpha y,\; y' = y + \alpha x`                             :math:`\sqrt{1+\alpha^2} > 1`
+alternating    :math:`x' = x - \alpha y,\; y' = y + \alpha x'`                            cycles (det = 1)
+extragradient  look ahead :math:`\tilde x = x - \alpha y,\ \tilde y = y + \alpha x`,
+               then :math:`x' = x - \alpha \tilde y,\; y' = y + \alpha \tilde x`          :math:`\sqrt{1-\alpha^2+\alpha^4} < 1`
+optimistic     :math:`x' = x - 2\alpha y + \alpha y_{prev},\; y' = y + 2\alpha x - \alpha x_{prev}` converges for small α
+============== ======================================================================== ===================
+
+Each ``*_step`` does one update (the exercise of notebook 05); each method named after the
+lecture (``simultaneous_gd``, ...) returns a whole trajectory of shape ``(steps + 1, 2)``.
+Steps work on Python floats and on tensors alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+__all__ = [
+    "value", "grad", "growth_factor", "extragradient_factor",
+    "simultaneous_step", "alternating_step", "extragradient_step", "optimistic_step",
+    "simultaneous_gd", "alternating_gd", "extragradient", "optimistic_gd", "METHODS",
+]
+
+Num = TypeVar("Num", float, torch.Tensor)
+
+
+def value(x: Num, y: Num) -> Num:
+    """The game's value :math:`f(x, y) = x y` (x minimises it, y maximises it)."""
+    return x * y
+
+
+def grad(x: Num, y: Num) -> tuple[Num, Num]:
+    r""":math:`(\nabla_x f, \nabla_y f) = (y, x)` for :math:`f = xy`."""
+    return y, x
+
+
+def growth_factor(lr: float) -> float:
+    r"""Per-step norm growth of simultaneous gradient descent–ascent on :math:`xy`: :math:`\sqrt{1 + \alpha^2}`.
+
+    :math:`\|(x - \alpha y,\, y + \alpha x)\|^2 = (1 + \alpha^2)(x^2 + y^2)` exactly, for every point.
+    """
+    return math.sqrt(1 + lr**2)
+
+
+def extragradient_factor(lr: float) -> float:
+    r"""Per-step norm factor of extragradient on :math:`xy`: :math:`\sqrt{(1 - \alpha^2)^2 + \alpha^2}`, below 1 for :math:`0 < \alpha < 1`."""
+    return math.sqrt((1 - lr**2) ** 2 + lr**2)
+
+
+# ----------------------------------------------------------------------------- one step
+
+def simultaneous_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+    r"""Both players step from the same point: :math:`x' = x - \alpha \nabla_x f,\ y' = y + \alpha \nabla_y f`."""
+    gx, gy = grad(x, y)
+    return x - lr * gx, y + lr * gy
+
+
+def alternating_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+    r"""x moves first, then y answers the *new* x: :math:`x' = x - \alpha y,\ y' = y + \alpha x'`."""
+    x_new = x - lr * grad(x, y)[0]
+    return x_new, y + lr * grad(x_new, y)[1]
+
+
+def extragradient_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+    r"""Look ahead with a simultaneous step, then step from the start with the look-ahead's gradient.
+
+    .. math:: (\tilde x, \tilde y) = (x - \alpha \nabla_x f(x, y),\ y + \alpha \nabla_y f(x, y)),\quad
+              (x', y') = (x - \alpha \nabla_x f(\tilde x, \tilde y),\ y + \alpha \nabla_y f(\tilde x, \tilde y))
+    """
+    x_look, y_look = simultaneous_step(x, y, lr)
+    gx, gy = grad(x_look, y_look)
+    return x - lr * gx, y + lr * gy
+
+
+def optimistic_step(x: Num, y: Num, x_prev: Num, y_prev: Num, lr: float) -> tuple[Num, Num]:
+    r"""Optimistic gradient descent–ascent: extrapolate with the previous gradient.
+
+    .. math:: x' = x - 2\alpha \nabla_x f(x, y) + \alpha \nabla_x f(x_{prev}, y_{prev}),\quad
+              y' = y + 2\alpha \nabla_y f(x, y) - \alpha \nabla_y f(x_{prev}, y_{prev})
+
+    ``(x_prev, y_prev)`` is the previous iterate; on the first step pass the start itself.
+    """
+    gx, gy = grad(x, y)
+    gx_prev, gy_prev = grad(x_prev, y_prev)
+    return x - 2 * lr * gx + lr * gx_prev, y + 2 * lr * gy - lr * gy_prev
+
+
+# ------------------------------------------------------------------------- trajectories
+
+def _check(lr: float, steps: int) -> None:
+    if not (isinstance(steps, int) and steps >= 0):
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"the step size lr must be a positive number, got {lr!r}")
+
+
+def _trajectory(step: Callable[[float, float, float], tuple[float, float]],
+                x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
+    _check(lr, steps)
+    points = [(float(x0), float(y0))]
+    for _ in range(steps):
+        points.append(step(*points[-1], lr))
+    return torch.tensor(points, dtype=torch.float64)
+
+
+def simultaneous_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
+    """Simultaneous gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    return _trajectory(simultaneous_step, x0, y0, lr, steps)
+
+
+def alternating_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
+    """Alternating gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    return _trajectory(alternating_step, x0, y0, lr, steps)
+
+
+def extragradient(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
+    """The extragradient method from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    return _trajectory(extragradient_step, x0, y0, lr, steps)
+
+
+def optimistic_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
+    """Optimistic gradient descent–ascent from ``(x0, y0)`` (first step = simultaneous): shape ``(steps + 1, 2)``."""
+    _check(lr, steps)
+    points = [(float(x0), float(y0))]
+    prev = points[0]
+    for _ in range(steps):
+        new = optimistic_step(*points[-1], *prev, lr)
+        prev = points[-1]
+        points.append(new)
+    return torch.tensor(points, dtype=torch.float64)
+
+
+METHODS: dict[str, Callable[[float, float, float, int], torch.Tensor]] = {
+    "simultaneous": simultaneous_gd,
+    "alternating": alternating_gd,
+    "extragradient": extragradient,
+    "optimistic": optimistic_gd,
+}

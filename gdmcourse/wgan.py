@@ -1,0 +1,220 @@
+r"""Wasserstein GANs: the critic's loss, keeping it 1-Lipschitz, and the hinge loss.
+
+Follows lecture 003 (WGAN, the parallel-lines example, hinge loss, spectral normalization)
+and lecture 004 (WGAN-GP, the Lipschitz bound of a network). By the Kantorovich–Rubinstein
+duality the Earth-Mover distance is
+
+.. math:: W(p_{data}, p_G) = \sup_{\|f\|_L \le 1} \mathbb E_{x\sim p_{data}}[f(x)] - \mathbb E_{x\sim p_G}[f(x)],
+
+so a *critic* :math:`f` (no sigmoid) is trained to maximise the difference of means while
+being kept 1-Lipschitz: by clipping its weights (:func:`clip_weights`), by a gradient
+penalty (:func:`gradient_penalty`), or by dividing each layer by its spectral norm, which
+:func:`power_iteration` estimates (``torch.nn.utils.parametrizations.spectral_norm`` does
+the same inside a layer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "parallel_lines_wasserstein", "parallel_lines_jsd",
+    "critic_loss", "generator_loss", "hinge_discriminator_loss", "hinge_generator_loss",
+    "clip_weights", "gradient_norm", "gradient_penalty",
+    "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound",
+]
+
+
+# --------------------------------------------------------- EM vs JSD on parallel lines
+
+def parallel_lines_wasserstein(theta: torch.Tensor | float) -> torch.Tensor:
+    r"""EM distance between :math:`P_0 = (0, Z)` and :math:`P_\theta = (\theta, Z)`, :math:`Z \sim U[0, 1]`: :math:`|\theta|`.
+
+    The optimal plan moves every point horizontally by :math:`|\theta|`; continuous in θ and
+    with gradient :math:`\operatorname{sign}\theta` everywhere except 0.
+    """
+    return torch.as_tensor(theta, dtype=torch.get_default_dtype()).abs()
+
+
+def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
+    r"""JSD between the parallel lines :math:`P_0` and :math:`P_\theta`: :math:`\log 2` for :math:`\theta \ne 0`, else 0 (nats).
+
+    The supports are disjoint for every θ ≠ 0, so JSD is flat (zero gradient) and jumps at 0.
+    """
+    theta = torch.as_tensor(theta, dtype=torch.get_default_dtype())
+    return torch.where(theta != 0, torch.full_like(theta, math.log(2)), torch.zeros_like(theta))
+
+
+# ------------------------------------------------------------------------------ losses
+
+def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of critic outputs, got {type(x).__name__}")
+    if torch.isnan(x).any():
+        raise ValueError(f"{name} contains NaN: the critic diverged (lower the learning rate?)")
+    return x
+
+
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The WGAN critic's loss (minimised): :math:`L_f = \overline{f(\tilde x)} - \overline{f(x)}`.
+
+    Its negative, :math:`\overline{f(x)} - \overline{f(\tilde x)}`, estimates the EM distance
+    when :math:`f` is 1-Lipschitz and optimal. Shapes ``(B,)`` or ``(B, 1)``; returns a scalar.
+    """
+    return _scores(fake_scores, "fake_scores").mean() - _scores(real_scores, "real_scores").mean()
+
+
+def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""The generator's loss against a critic or hinge discriminator: :math:`-\overline{f(G(z))}`."""
+    return -_scores(fake_scores, "fake_scores").mean()
+
+
+def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""Hinge loss of the discriminator (lecture 003, used with spectral normalization):
+
+    .. math:: L_D = \overline{\max(0, 1 - D(x))} + \overline{\max(0, 1 + D(G(z)))}
+    """
+    return F.relu(1 - _scores(real_scores, "real_scores")).mean() + F.relu(1 + _scores(fake_scores, "fake_scores")).mean()
+
+
+def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    r"""Hinge loss of the generator: :math:`L_G = -\overline{D(G(z))}` (the same as :func:`generator_loss`)."""
+    return generator_loss(fake_scores)
+
+
+# ------------------------------------------------------------ keeping the critic Lipschitz
+
+@torch.no_grad()
+def clip_weights(model: nn.Module, c: float) -> nn.Module:
+    """The original WGAN's constraint: clamp every parameter of ``model`` into ``[-c, c]``, in place."""
+    if not c > 0:
+        raise ValueError(f"the clipping bound c must be positive, got {c}")
+    for p in model.parameters():
+        p.clamp_(-c, c)
+    return model
+
+
+def gradient_norm(critic: nn.Module, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    r"""Per-example norm of the critic's input gradient, :math:`\|\nabla_x f(x)\|_2`, shape ``(B,)``.
+
+    ``create_graph=True`` keeps the graph so the norm itself can be differentiated (the
+    gradient penalty needs that to reach the critic's weights).
+    """
+    x = x.detach().requires_grad_(True)
+    out = critic(x)
+    (g,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
+    return g.flatten(1).norm(dim=1)
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""WGAN-GP's penalty (Gulrajani et al. 2017, lecture 004), without the weight λ:
+
+    .. math:: \mathrm{GP} = \mathbb E_{\hat x}\big[(\|\nabla_{\hat x} f(\hat x)\|_2 - 1)^2\big],\quad
+              \hat x = \epsilon x + (1 - \epsilon)\tilde x,\ \epsilon \sim U[0, 1]
+
+    with one :math:`\epsilon` *per example* (points along the segments between real and
+    generated samples). Differentiable in the critic's weights (``create_graph=True``).
+
+    Args:
+        critic: maps ``(B, ...)`` to ``(B,)`` or ``(B, 1)``.
+        real, fake: ``(B, ...)`` batches of the same shape (``fake`` is detached here).
+        generator: a torch.Generator for :math:`\epsilon` (on the data's device).
+    Returns:
+        a scalar; the caller multiplies it by λ (10 in the paper).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(eps_shape, generator=generator, device=real.device, dtype=real.dtype)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    return ((gradient_norm(critic, x_hat, create_graph=True) - 1) ** 2).mean()
+
+
+def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
+    # A conv kernel (out, in, kh, kw) as the matrix (out, in·kh·kw), as torch's spectral_norm does.
+    return weight.reshape(weight.shape[0], -1) if weight.dim() > 2 else weight
+
+
+@torch.no_grad()
+def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Estimate the largest singular value :math:`\sigma_1(W)` by power iteration (lecture 004).
+
+    .. math:: v \leftarrow \frac{W^\top u}{\|W^\top u\|},\quad u \leftarrow \frac{W v}{\|W v\|},\quad
+              \sigma = u^\top W v
+
+    The error shrinks like :math:`(\sigma_2 / \sigma_1)^{2k}` after :math:`k` iterations.
+
+    Args:
+        W: ``(m, n)``, or a conv kernel ``(out, in, kh, kw)`` read as ``(out, in·kh·kw)``.
+        n_iter: number of iterations (≥ 1).
+        u: the start vector ``(m,)``; default a random one from ``generator``. Carrying ``u``
+            over between training steps (as spectral normalization does) needs ~1 iteration per step.
+    Returns:
+        ``(sigma, u, v)``: a scalar tensor and unit vectors ``(m,)`` and ``(n,)``.
+    """
+    W = _as_matrix(W.detach())
+    if W.dim() != 2:
+        raise ValueError(f"W must be a matrix or a conv kernel, got shape {tuple(W.shape)}")
+    if n_iter < 1:
+        raise ValueError(f"n_iter must be at least 1, got {n_iter}")
+    if u is None:
+        u = torch.randn(W.shape[0], generator=generator, dtype=W.dtype).to(W.device)
+    if u.shape != (W.shape[0],):
+        raise ValueError(f"u must have shape ({W.shape[0]},) for W of shape {tuple(W.shape)}, got {tuple(u.shape)}")
+    u = F.normalize(u.to(W.dtype), dim=0)
+    for _ in range(n_iter):
+        v = F.normalize(W.T @ u, dim=0)
+        u = F.normalize(W @ v, dim=0)
+    return u @ W @ v, u, v
+
+
+def spectral_norm_exact(W: torch.Tensor) -> torch.Tensor:
+    """The exact largest singular value of ``W`` (conv kernels read as matrices), from ``torch.linalg``."""
+    return torch.linalg.matrix_norm(_as_matrix(W.detach()), ord=2)
+
+
+# Modules that do not increase distances, and their Lipschitz constants.
+_LIPSCHITZ = {nn.ReLU: 1.0, nn.Tanh: 1.0, nn.Sigmoid: 0.25, nn.Identity: 1.0, nn.Flatten: 1.0,
+              nn.Unflatten: 1.0, nn.Softplus: 1.0, nn.SiLU: 1.1}
+
+
+def lipschitz_upper_bound(model: nn.Module) -> float:
+    r"""An upper bound on a feed-forward network's Lipschitz constant (in the 2-norm), lecture 004:
+
+    .. math:: \|f\|_L \le \prod_l \sigma_1(W_l) \prod_a L_a
+
+    the product of its ``Linear`` layers' spectral norms and of its activations' constants
+    (ReLU, LeakyReLU with slope ≤ 1 and tanh: 1). A ``Conv2d`` (kernel k, stride s) counts
+    as :math:`\sigma_1(W_{mat}) \sqrt{\lceil k_h/s_h\rceil \lceil k_w/s_w\rceil}`, with
+    :math:`W_{mat}` its kernel as an ``(out, in·kh·kw)`` matrix: the convolution is
+    :math:`W_{mat}` applied to the image's patches, and each pixel sits in at most that many patches. Valid for a *chain* of layers (an
+    ``nn.Sequential``, possibly nested); the true constant is usually far smaller, because
+    the layers' top singular directions do not line up. Spectrally normalized layers
+    (``parametrizations.spectral_norm``) count with their normalized weight.
+
+    Raises ValueError for layers it cannot bound (batch norm, dilated or grouped convolutions, ...).
+    """
+    def bound(module: nn.Module, name: str) -> float:
+        if isinstance(module, nn.Linear):  # (its parametrizations, if any, are inside .weight)
+            return float(spectral_norm_exact(module.weight))
+        if isinstance(module, nn.Conv2d) and module.groups == 1 and module.dilation == (1, 1):
+            # conv = W_mat ∘ unfold; unfold copies each pixel into at most ceil(k/s)² patches,
+            # so ||unfold|| ≤ sqrt(ceil(kh/sh)·ceil(kw/sw)).
+            (kh, kw), (sh, sw) = module.kernel_size, module.stride
+            return float(spectral_norm_exact(module.weight)) * math.sqrt(math.ceil(kh / sh) * math.ceil(kw / sw))
+        if isinstance(module, nn.LeakyReLU):
+            return max(1.0, abs(module.negative_slope))
+        if type(module) in _LIPSCHITZ:
+            return _LIPSCHITZ[type(module)]
+        if list(module.children()):
+            return math.prod(bound(child, f"{name}.{n}" if name else n) for n, child in module.named_children())
+        raise ValueError(f"cannot bound the Lipschitz constant of layer {name!r} ({type(module).__name__}); "
+                         "lipschitz_upper_bound handles chains of Linear layers and elementwise activations")
+
+    return bound(model, "")
