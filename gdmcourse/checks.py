@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import autoencoder as ref
+from . import gan, minimax
 
 
 @dataclass
@@ -698,3 +699,385 @@ def gumbel_softmax(fn: Callable[..., torch.Tensor]) -> Verdict:
                 "hard=True is one-hot with the soft gradient.")
 
     return _run("gumbel_softmax", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 04: GAN optimality
+# ----------------------------------------------------------------------------------------------
+
+_LOGSIGMOID_HINT = ("compute log σ(ℓ) with F.logsigmoid(ℓ) and log(1 − σ(ℓ)) with F.logsigmoid(−ℓ); "
+                    "torch.log(torch.sigmoid(ℓ)) underflows to log 0 = −inf for large logits.")
+
+
+def optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(p_data, p_model)`` = :math:`p_{data}/(p_{data} + p_G)` elementwise, 1/2 where both are 0."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(40)
+        p, q = torch.rand(3, 5, generator=g) + 0.05, torch.rand(3, 5, generator=g) + 0.05
+        got = _finite_or(_call(fn, p, q), "optimal_discriminator", "densities here are positive; check for a division by 0.")
+        _match_known(got, gan.optimal_discriminator(p, q), [
+            (q / (p + q), "D* is the probability that x is REAL: p_data on top, p_data / (p_data + p_model)."),
+            (p / q, "divide by the sum p_data + p_model, not by p_model alone (D* must lie in [0, 1])."),
+            (p / (p + q).sum(), "elementwise: divide each p_data(x) by p_data(x) + p_model(x), not by a total."),
+        ], "D* for densities of shape (3, 5)", "return a tensor of the inputs' shape (elementwise).")
+        edge = _call(fn, torch.tensor([0.0, 0.0, 2.0, 0.0]), torch.tensor([0.0, 1.0, 0.0, 3.0]))
+        if isinstance(edge, torch.Tensor) and torch.isnan(edge).any():
+            raise _Fail("where p_data = p_model = 0 your D* is nan (0 / 0).",
+                        "every D is optimal there; return 1/2, e.g. torch.where(total > 0, p_data / total, 0.5).")
+        edge = _tensor(edge, "optimal_discriminator")
+        if not torch.allclose(edge, torch.tensor([0.5, 0.0, 1.0, 0.0])):
+            raise _Fail(f"for p_data = [0, 0, 2, 0], p_model = [0, 1, 0, 3] expected [0.5, 0, 1, 0], got {_fmt(edge)}.",
+                        "D* = 1 where only the data has mass, 0 where only the model has, 1/2 where neither has.")
+        return "D* = p_data / (p_data + p_model), and 1/2 where both densities vanish."
+
+    return _run("optimal_discriminator", body)
+
+
+def _kl_discrete(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    return torch.where(p > 0, p * (p.clamp_min(1e-300).log() - q.clamp_min(1e-300).log()), torch.zeros_like(p)).sum(-1)
+
+
+def jensen_shannon(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(p, q)`` = JSD over the last dim, in nats, batched, with zeros."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(41)
+        p = torch.softmax(2 * torch.randn(4, 6, generator=g, dtype=torch.float64), -1)
+        q = torch.softmax(2 * torch.randn(4, 6, generator=g, dtype=torch.float64), -1)
+        m = 0.5 * (p + q)
+        expected = gan.jensen_shannon(p, q)
+        got = _finite_or(_call(fn, p, q), "jensen_shannon", "the inputs here have no zeros; check your logs.")
+        _match_known(got.double(), expected, [
+            (expected / math.log(2), "use the natural logarithm (nats), not log base 2 (bits)."),
+            (2 * expected, "JSD has factors ½: ½ KL(p‖m) + ½ KL(q‖m)."),
+            (_kl_discrete(p, q) + _kl_discrete(q, p), "compare each distribution with the mixture m = (p + q)/2, not with each other."),
+            (0.5 * _kl_discrete(p, q) + 0.5 * _kl_discrete(q, p), "compare each distribution with the mixture m = (p + q)/2, not with each other."),
+            (_kl_discrete(p, q), "JSD is not KL(p‖q): use the mixture m = (p + q)/2 on both sides."),
+            (0.5 * _kl_discrete(p, m) - 0.5 * _kl_discrete(q, m), "both KL terms are added: ½ KL(p‖m) + ½ KL(q‖m)."),
+            (expected.sum(), "return one JSD per row (sum over the last dim only), shape (4,)."),
+            (expected.mean(), "return one JSD per row (sum over the last dim only), shape (4,)."),
+        ], "JSD of p, q of shape (4, 6)", "sum over the last dimension only: for inputs (4, 6) return shape (4,).")
+        zeros = _call(fn, torch.tensor([0.5, 0.5, 0.0]), torch.tensor([0.0, 0.5, 0.5]))
+        if isinstance(zeros, torch.Tensor) and not torch.isfinite(zeros).all():
+            raise _Fail("with zero probabilities your JSD is nan: 0 · log 0 evaluates to 0 · (−inf) = nan.",
+                        "drop the terms with p_k = 0 (0 log 0 = 0), e.g. torch.where(p > 0, p * (p.log() - m.log()), 0).")
+        zeros = _tensor(zeros, "jensen_shannon")
+        exact = 0.5 * math.log(2)  # half the mass is shared, half sits on disjoint outcomes
+        if not math.isclose(float(zeros), exact, rel_tol=1e-4):
+            raise _Fail(f"JSD([½, ½, 0], [0, ½, ½]) should be ½ log 2 = {exact:.6f}, got {float(zeros):.6g}.")
+        disjoint = _tensor(_call(fn, torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])), "jensen_shannon")
+        if not math.isclose(float(disjoint), math.log(2), rel_tol=1e-4):
+            raise _Fail(f"disjoint distributions have JSD = log 2 = {math.log(2):.6f}, got {float(disjoint):.6g}.")
+        return "matches ½ KL(p‖m) + ½ KL(q‖m) in nats, per row, and handles zero probabilities."
+
+    return _run("jensen_shannon", body)
+
+
+def _logit_cases() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(42)
+    return 2 * torch.randn(7, generator=g), 2 * torch.randn(5, generator=g), torch.tensor([-200.0, -30.0, 0.0, 30.0, 200.0])
+
+
+def discriminator_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(real_logits, fake_logits)`` = :math:`-\overline{\log\sigma(\ell_r)} - \overline{\log\sigma(-\ell_f)}`."""
+
+    def body() -> str:
+        real, fake, extreme = _logit_cases()
+        ls = F.logsigmoid
+        got = _finite_or(_call(fn, real, fake), "discriminator_loss", _LOGSIGMOID_HINT)
+        _match_known(got, gan.discriminator_loss(real, fake), [
+            (ls(real).mean() + ls(-fake).mean(), "the discriminator MINIMISES the negated value: put a minus sign in front."),
+            (-ls(-real).mean() - ls(fake).mean(), "labels swapped: real samples should get D → 1, i.e. the term −log σ(ℓ_real)."),
+            (-ls(real).sum() - ls(-fake).sum(), "average over each batch (mean), do not sum."),
+            (-ls(real).mean() - ls(fake).mean(), "for generated samples the term is log(1 − D) = logsigmoid(−ℓ_fake)."),
+            (-torch.log(real.clamp_min(1e-12)).mean(), "the inputs are logits, not probabilities: D = σ(ℓ)."),
+        ], "loss for 7 real and 5 fake logits", "return one number: the mean over each batch, summed.")
+        big = _call(fn, extreme, extreme)
+        if isinstance(big, torch.Tensor) and not torch.isfinite(big).all():
+            raise _Fail("the loss is infinite or nan for logits of ±200.", _LOGSIGMOID_HINT)
+        _match_known(_tensor(big, "discriminator_loss"), gan.discriminator_loss(extreme, extreme), [],
+                     "loss for logits [−200, −30, 0, 30, 200]")
+        return "matches −mean log σ(ℓ_real) − mean log σ(−ℓ_fake), stable for large logits."
+
+    return _run("discriminator_loss", body)
+
+
+def _generator_loss_check(name: str, fn: Callable[[torch.Tensor], torch.Tensor],
+                          ref: Callable[[torch.Tensor], torch.Tensor], formula: str,
+                          wrong: Callable[[torch.Tensor], list[tuple[torch.Tensor, str]]]) -> Verdict:
+    def body() -> str:
+        _, fake, extreme = _logit_cases()
+        got = _finite_or(_call(fn, fake), name, _LOGSIGMOID_HINT)
+        _match_known(got, ref(fake), wrong(fake), "loss for 5 fake logits", "return one number: the mean over the batch.")
+        big = _call(fn, extreme)
+        if isinstance(big, torch.Tensor) and not torch.isfinite(big).all():
+            raise _Fail("the loss is infinite or nan for logits of ±200.", _LOGSIGMOID_HINT)
+        _match_known(_tensor(big, name), ref(extreme), [], "loss for logits [−200, −30, 0, 30, 200]")
+        return f"matches {formula}, stable for large logits."
+
+    return _run(name, body)
+
+
+def generator_loss_minimax(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(fake_logits)`` = :math:`\overline{\log(1 - \sigma(\ell))}` (minimised by the generator)."""
+    ls = F.logsigmoid
+    return _generator_loss_check(
+        "generator_loss_minimax", fn, gan.generator_loss_minimax, "mean log(1 − D(G(z)))",
+        lambda f: [(-ls(-f).mean(), "no minus sign: the generator minimises the game's value, log(1 − D(G(z)))."),
+                   (-ls(f).mean(), "that is the non-saturating loss −log D(G(z)); here write the minimax one, log(1 − D)."),
+                   (ls(f).mean(), "log(1 − D) = logsigmoid(−ℓ), not logsigmoid(ℓ)."),
+                   (ls(-f).sum(), "average over the batch (mean), do not sum.")])
+
+
+def generator_loss_nonsaturating(fn: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(fake_logits)`` = :math:`-\overline{\log \sigma(\ell)}`."""
+    ls = F.logsigmoid
+    return _generator_loss_check(
+        "generator_loss_nonsaturating", fn, gan.generator_loss_nonsaturating, "−mean log D(G(z))",
+        lambda f: [(ls(f).mean(), "missing minus sign: the generator minimises −log D(G(z))."),
+                   (ls(-f).mean(), "that is the minimax loss log(1 − D); the non-saturating one is −log D(G(z))."),
+                   (-ls(-f).mean(), "−log D = −logsigmoid(ℓ), not −logsigmoid(−ℓ)."),
+                   (-ls(f).sum(), "average over the batch (mean), do not sum.")])
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 05: minimax
+# ----------------------------------------------------------------------------------------------
+
+def _pair_out(value: Any, name: str) -> tuple[float, float]:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise _Fail(f"{name} should return the pair (x_new, y_new), got {type(value).__name__}"
+                    f"{f' of length {len(value)}' if isinstance(value, (tuple, list)) else ''}.",
+                    "end with `return x_new, y_new`.")
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError, RuntimeError):
+        raise _Fail(f"{name} should return two numbers (floats or 0-d tensors), got {value!r}.") from None
+
+
+def _step_check(name: str, fn: Callable[..., Any], ref: Callable[..., Any], n_prev: int,
+                wrong: Callable[..., list[tuple[tuple[float, float], str]]], formula: str) -> Verdict:
+    def body() -> str:
+        cases = [(0.7, -1.3, 1.1, 0.4, 0.1), (-2.0, 0.5, -1.5, 0.8, 0.3)]  # x, y, x_prev, y_prev, lr
+        for tensors in (False, True):
+            for x, y, xp, yp, lr in cases:
+                args = (x, y, xp, yp)[:2 + n_prev]
+                call_args = tuple(torch.tensor(a) for a in args) if tensors else args
+                got = _pair_out(_call(fn, *call_args, lr), name)
+                expected = tuple(float(v) for v in ref(*args, lr))
+                if all(math.isclose(g_, e_, rel_tol=1e-5, abs_tol=1e-7) for g_, e_ in zip(got, expected)):
+                    continue
+                shown = ", ".join(f"{a:g}" for a in args)
+                for value, hint in wrong(*args, lr):
+                    if all(math.isclose(g_, w_, rel_tol=1e-5, abs_tol=1e-7) for g_, w_ in zip(got, value)):
+                        raise _Fail(f"from ({shown}) with lr = {lr}: expected ({expected[0]:.6g}, {expected[1]:.6g}), "
+                                    f"got ({got[0]:.6g}, {got[1]:.6g}).", hint)
+                raise _Fail(f"from ({shown}) with lr = {lr}: expected ({expected[0]:.6g}, {expected[1]:.6g}), "
+                            f"got ({got[0]:.6g}, {got[1]:.6g}){' (inputs were 0-d tensors)' if tensors else ''}.",
+                            f"with ∇_x f = y and ∇_y f = x: {formula}.")
+        return f"{formula}; works on floats and tensors."
+
+    return _run(name, body)
+
+
+def _sim(x: float, y: float, lr: float) -> tuple[float, float]:
+    return x - lr * y, y + lr * x
+
+
+def simultaneous_step(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(x, y, lr)`` = one simultaneous gradient descent–ascent step on f = x·y."""
+    return _step_check("simultaneous_step", fn, minimax.simultaneous_step, 0, lambda x, y, lr: [
+        ((x - lr * y, y - lr * x), "y MAXIMISES f: it moves up its gradient, y + lr·x (gradient ascent)."),
+        ((x + lr * y, y + lr * x), "x MINIMISES f: it moves down its gradient, x − lr·y."),
+        ((x - lr * x, y + lr * y), "∇_x (x·y) = y and ∇_y (x·y) = x: each player's gradient is the OTHER variable."),
+        ((x - lr * y, y + lr * (x - lr * y)), "that is the alternating step: here both use the gradient at the old point."),
+    ], "x' = x − lr·y, y' = y + lr·x")
+
+
+def alternating_step(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(x, y, lr)`` = x steps first, then y answers the new x."""
+    return _step_check("alternating_step", fn, minimax.alternating_step, 0, lambda x, y, lr: [
+        (_sim(x, y, lr), "y must use the NEW x: x' = x − lr·y, then y' = y + lr·x'."),
+        ((x - lr * (y + lr * x), y + lr * x), "x moves first: x' = x − lr·y, then y' = y + lr·x' (not y first)."),
+        ((x - lr * y, y - lr * (x - lr * y)), "y MAXIMISES f: y' = y + lr·x' (ascent)."),
+    ], "x' = x − lr·y, then y' = y + lr·x'")
+
+
+def extragradient_step(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(x, y, lr)`` = look-ahead step, then a step from the start with the look-ahead gradient."""
+    def wrong(x: float, y: float, lr: float) -> list[tuple[tuple[float, float], str]]:
+        xl, yl = _sim(x, y, lr)
+        return [
+            (_sim(xl, yl, lr), "the second step starts again from (x, y), not from the look-ahead point; only its "
+                               "gradient is taken at the look-ahead point."),
+            (_sim(x, y, lr), "you returned the look-ahead step; then step from (x, y) with the gradient at (x̃, ỹ)."),
+            ((x - lr * xl, y + lr * yl), "at the look-ahead point ∇_x f = ỹ and ∇_y f = x̃ (each player's gradient is the other variable)."),
+        ]
+
+    return _step_check("extragradient_step", fn, minimax.extragradient_step, 0, wrong,
+                       "x̃ = x − lr·y, ỹ = y + lr·x; x' = x − lr·ỹ, y' = y + lr·x̃")
+
+
+def optimistic_step(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(x, y, x_prev, y_prev, lr)`` = optimistic gradient descent–ascent."""
+    return _step_check("optimistic_step", fn, minimax.optimistic_step, 2, lambda x, y, xp, yp, lr: [
+        ((x - lr * y + 2 * lr * yp, y + lr * x - 2 * lr * xp), "coefficients swapped: 2·lr on the CURRENT gradient, lr on the previous one."),
+        ((x - 2 * lr * y - lr * yp, y + 2 * lr * x + lr * xp), "the previous gradient is subtracted back out: x' = x − 2·lr·y + lr·y_prev."),
+        ((x - 2 * lr * y + lr * xp, y + 2 * lr * x - lr * yp), "use the previous GRADIENT: ∇_x f(x_prev, y_prev) = y_prev and ∇_y f = x_prev."),
+        (_sim(x, y, lr), "that is a plain simultaneous step; add the optimistic correction with the previous gradient."),
+        ((x - 2 * lr * y + lr * yp, y - 2 * lr * x + lr * xp), "y MAXIMISES f: y' = y + 2·lr·x − lr·x_prev."),
+    ], "x' = x − 2·lr·y + lr·y_prev, y' = y + 2·lr·x − lr·x_prev")
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 06: WGAN and spectral normalization
+# ----------------------------------------------------------------------------------------------
+
+def critic_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(real_scores, fake_scores)`` = :math:`\overline{f(\tilde x)} - \overline{f(x)}`."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(60)
+        real, fake = torch.randn(7, generator=g) + 1, torch.randn(5, generator=g)
+        got = _tensor(_call(fn, real, fake), "critic_loss")
+        ls = F.logsigmoid
+        _match_known(got, fake.mean() - real.mean(), [
+            (real.mean() - fake.mean(), "sign: the critic MINIMISES mean f(fake) − mean f(real) (it maximises the reverse)."),
+            (fake.sum() - real.sum(), "average each batch (mean), do not sum."),
+            ((fake - real[:5]).mean(), "average each batch separately: the batches may differ in size."),
+            (-ls(real).mean() - ls(-fake).mean(), "a critic has no sigmoid or log: its loss is just the difference of mean scores."),
+        ], "loss for 7 real and 5 fake scores", "return one number: mean(fake_scores) − mean(real_scores).")
+        return "matches mean f(fake) − mean f(real)."
+
+    return _run("critic_loss", body)
+
+
+class _Recorder(nn.Module):
+    """A critic f(x) = ½ Σ x² that remembers the points it was evaluated at (its gradient is x)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return 0.5 * x.pow(2).flatten(1).sum(1)
+
+
+def gradient_penalty(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(critic, real, fake, generator=None)`` = :math:`\overline{(\|\nabla f(\hat x)\|_2 - 1)^2}`, one ε per example."""
+
+    def body() -> str:
+        # 1. a linear critic: the gradient is w everywhere, so GP = (||w|| - 1)^2 whatever the ε.
+        w = torch.tensor([[1.5, -2.0, 0.5]])
+        critic = nn.Linear(3, 1, bias=False)
+        with torch.no_grad():
+            critic.weight.copy_(w)
+        g = torch.Generator().manual_seed(61)
+        real, fake = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g)
+        norm = w.norm()
+        got = _tensor(_call(fn, critic, real, fake, generator=torch.Generator().manual_seed(0)), "gradient_penalty")
+        _match_known(got.detach().reshape(()) if got.numel() == 1 else got.detach(), (norm - 1) ** 2, [
+            (norm**2 - 1, "square the difference: (‖∇f‖ − 1)², not ‖∇f‖² − 1."),
+            ((norm**2 - 1) ** 2, "use the norm ‖∇f‖₂, not its square, inside (‖∇f‖ − 1)²."),
+            (norm**2, "subtract 1 from the norm: the penalty is (‖∇f‖ − 1)²."),
+            (norm - 1, "square the difference: (‖∇f‖ − 1)²."),
+            (16 * (norm - 1) ** 2, "average over the examples (mean), do not sum."),
+            ((math.sqrt(16) * norm - 1) ** 2, "take one norm per example (flatten each example's gradient), not one "
+                                              "norm of the whole batch's gradient."),
+        ], "penalty for the linear critic f(x) = w·x with ‖w‖ = 2.55 (its gradient is w everywhere)",
+                     "return one number: the mean over the batch.")
+        # 2. differentiable in the critic's weights: d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||.
+        critic.zero_grad()
+        if not got.requires_grad:
+            raise _Fail("the penalty has no gradient with respect to the critic's weights, so training would ignore it.",
+                        "pass create_graph=True to torch.autograd.grad, so the gradient can itself be differentiated.")
+        got.backward()
+        expected_grad = 2 * (norm - 1) * w / norm
+        if critic.weight.grad is None or not torch.allclose(critic.weight.grad, expected_grad, atol=1e-4):
+            raise _Fail("the penalty's gradient with respect to the critic's weights is wrong.",
+                        "compute ∇f at x̂ with torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True), "
+                        "and do not detach it.")
+        # 3. the interpolates: one ε per example, in [0, 1], drawn with the generator.
+        rec = _Recorder()
+        real, fake = torch.ones(256, 2, 3), torch.zeros(256, 2, 3)
+        out = _call(fn, rec, real, fake, generator=torch.Generator().manual_seed(1))
+        if not rec.seen:
+            raise _Fail("the critic was never called.", "evaluate critic(x_hat) and differentiate it with respect to x_hat.")
+        x_hat = rec.seen[-1]
+        if x_hat.shape != real.shape:
+            raise _Fail(f"the critic was called on points of shape {tuple(x_hat.shape)}, expected {tuple(real.shape)}.")
+        eps = x_hat.flatten(1)  # with real = 1 and fake = 0, x̂ = ε
+        if (eps.amax(1) - eps.amin(1)).max() > 1e-6:
+            raise _Fail("ε varies inside one example: each example needs ONE ε for all its entries.",
+                        "draw eps of shape (B, 1, ..., 1): torch.rand((B,) + (1,) * (real.dim() - 1), generator=generator).")
+        eps = eps[:, 0]
+        if eps.min() < 0 or eps.max() > 1:
+            raise _Fail("the interpolation weights ε are outside [0, 1].", "ε ~ U[0, 1]: use torch.rand, not torch.randn.")
+        if eps.std() < 1e-3:
+            if torch.allclose(eps, torch.ones_like(eps)) or torch.allclose(eps, torch.zeros_like(eps)):
+                raise _Fail("the penalty is evaluated at the real or the generated samples themselves.",
+                            "evaluate it at random points between them: x̂ = ε·real + (1 − ε)·fake.")
+            raise _Fail("the same ε was used for the whole batch.",
+                        "draw one ε per example: torch.rand((B,) + (1,) * (real.dim() - 1), generator=generator).")
+        if abs(eps.mean().item() - 0.5) > 0.1:
+            raise _Fail(f"the ε's average {eps.mean().item():.3f}; ε ~ U[0, 1] should average about 0.5.",
+                        "use torch.rand for ε.")
+        # the recorder's gradient at x̂ is x̂ itself: GP = mean (||x̂|| - 1)^2
+        expected = ((x_hat.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        _match_known(_tensor(out, "gradient_penalty").detach().reshape(()), expected, [],
+                     "penalty for f(x) = ½‖x‖² on 256 interpolates")
+        again = _call(fn, _Recorder(), real, fake, generator=torch.Generator().manual_seed(1))
+        if not torch.allclose(_tensor(again, "gradient_penalty").detach(), out.detach()):
+            raise _Fail("two calls with identically seeded generators gave different penalties.",
+                        "draw ε with the given generator: torch.rand(..., generator=generator).")
+        return "one ε per example, (‖∇f(x̂)‖₂ − 1)² averaged, differentiable in the critic's weights."
+
+    return _run("gradient_penalty", body)
+
+
+def power_iteration(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(W, n_iter, u=None)`` → ``(sigma, u, v)``: the largest singular value by power iteration."""
+
+    def body() -> str:
+        from . import wgan
+
+        g = torch.Generator().manual_seed(62)
+        # a matrix with a clear spectral gap: singular values 3, 1.5, 1, 0.5, ...
+        U, _ = torch.linalg.qr(torch.randn(6, 4, generator=g, dtype=torch.float64))
+        V, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+        W = U @ torch.diag(torch.tensor([3.0, 1.5, 1.0, 0.5], dtype=torch.float64)) @ V.T
+        u0 = torch.randn(6, generator=g, dtype=torch.float64)
+        out = _call(fn, W, 1, u=u0.clone())
+        if not (isinstance(out, (tuple, list)) and len(out) == 3):
+            raise _Fail("power_iteration should return the triple (sigma, u, v).", "end with `return sigma, u, v`.")
+        sigma, u, v = (_tensor(t, "power_iteration") for t in out)
+        if u.shape != (6,) or v.shape != (4,):
+            raise _Fail(f"for W of shape (6, 4) expected u of shape (6,) and v of shape (4,), got {tuple(u.shape)} "
+                        f"and {tuple(v.shape)}.", "v = Wᵀu / ‖Wᵀu‖ lives in the input space (n), u = Wv / ‖Wv‖ in the output space (m).")
+        ref_sigma, ref_u, ref_v = wgan.power_iteration(W, 1, u=u0.clone())
+        if not torch.allclose(v.double(), ref_v, atol=1e-6):
+            if torch.allclose(v.double() / v.double().norm(), ref_v, atol=1e-6):
+                raise _Fail("after one iteration v is not a unit vector.", "normalise v too: v = Wᵀu / ‖Wᵀu‖.")
+            raise _Fail("one iteration from the given start u gave a different v.",
+                        "start from the given u (normalised), then v = Wᵀu / ‖Wᵀu‖, u = Wv / ‖Wv‖.")
+        if not torch.allclose(u.double(), ref_u, atol=1e-6):
+            raise _Fail("one iteration from the given start u gave a different u.", "u = Wv / ‖Wv‖ (normalised).")
+        wrong = [(ref_sigma**2, "σ = uᵀWv; you returned σ², the eigenvalue of WᵀW."),
+                 ((W.T @ ref_u).norm() ** 2, "σ = uᵀWv; ‖Wᵀu‖² is σ², the eigenvalue of WᵀW.")]
+        _match_known(sigma.double().reshape(()), ref_sigma, wrong, "sigma after 1 iteration from the given u",
+                     "return sigma as one number: u @ W @ v.")
+        sigma, u, v = (_tensor(t, "power_iteration") for t in _call(fn, W, 100))
+        exact = torch.linalg.matrix_norm(W, ord=2)
+        if not torch.allclose(sigma.double(), exact, rtol=1e-6):
+            raise _Fail(f"after 100 iterations from a random start σ should be {exact.item():.6f}, got {_fmt(sigma)}.",
+                        "when u is None, start from a random vector (torch.randn(W.shape[0])).")
+        if not (torch.isclose(u.double().norm(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6)
+                and torch.isclose(v.double().norm(), torch.tensor(1.0, dtype=torch.float64), atol=1e-6)):
+            raise _Fail("u and v should be unit vectors.", "normalise both: u = Wv / ‖Wv‖, v = Wᵀu / ‖Wᵀu‖.")
+        if not torch.allclose(W @ v.double(), sigma.double() * u.double(), atol=1e-5):
+            raise _Fail("the returned u, v, σ do not satisfy W v = σ u.", "return the u and v of the last iteration.")
+        return "σ = uᵀWv converges to the largest singular value, with unit vectors u, v."
+
+    return _run("power_iteration", body)

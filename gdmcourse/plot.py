@@ -1,4 +1,4 @@
-"""Figures the notebooks share: image grids, 2-D scatter plots and loss curves.
+"""Figures the notebooks share: image grids, 2-D scatter plots, vector fields and loss curves.
 
 Each function draws into a Matplotlib ``Axes`` (a new figure when ``ax`` is None) and
 returns it, so notebooks can combine them in subplots. Axes are labelled; tensors may live
@@ -7,7 +7,7 @@ on any device (they are moved to the CPU here).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -118,6 +118,25 @@ def loss_curves(curves: History | Mapping[str, Sequence[float]], *, ax: Axes | N
         ax.set_yscale("log")
     if len(named) > 1:
         ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def vector_field(field: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], *,
+                 xlim: tuple[float, float] = (-2, 2), ylim: tuple[float, float] = (-2, 2), n: int = 15,
+                 ax: Axes | None = None, title: str | None = None, xlabel: str = "$x$", ylabel: str = "$y$",
+                 color: str = "0.6") -> Axes:
+    """Draw arrows of ``field(x, y) -> (u, v)`` on an ``n × n`` grid (e.g. the direction a gradient method moves)."""
+    x, y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    u, v = field(x, y)
+    ax = _axes(ax, (5, 5))
+    ax.quiver(x, y, u, v, color=color, angles="xy", pivot="mid", width=0.004)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_aspect("equal")
     if title:
         ax.set_title(title)
     return ax

@@ -123,14 +123,15 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     Args:
         critic: maps ``(B, ...)`` to ``(B,)`` or ``(B, 1)``.
         real, fake: ``(B, ...)`` batches of the same shape (``fake`` is detached here).
-        generator: a torch.Generator for :math:`\epsilon` (on the data's device).
+        generator: a CPU torch.Generator for :math:`\epsilon`.
     Returns:
         a scalar; the caller multiplies it by λ (10 in the paper).
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, generator=generator, device=real.device, dtype=real.dtype)
+    # drawn on the CPU (where the course's seeded generators live), then moved
+    eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype).to(real.device)
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
     return ((gradient_norm(critic, x_hat, create_graph=True) - 1) ** 2).mean()
 

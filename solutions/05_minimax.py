@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise 05 · Four ways to play $\min_x \max_y xy$
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/05_minimax.ipynb)
+#
+# *Goes with notebook 05 and lecture 003, "GANs are Problematic to Train".*
+#
+# On $f(x, y) = x\,y$ the player $x$ minimises and $y$ maximises; $\nabla_x f = y$,
+# $\nabla_y f = x$. You will write **one step** of each of the four methods of the notebook,
+# each returning the new pair `(x, y)`:
+#
+# 1. simultaneous gradient descent–ascent,
+# 2. alternating gradient descent–ascent ($x$ moves first),
+# 3. extragradient,
+# 4. optimistic gradient descent–ascent,
+#
+# then run them and measure what each does to the distance from the equilibrium $(0, 0)$.
+# Your functions must work on Python floats and on 0-d tensors alike (plain arithmetic does).
+# Fill in each cell that says `raise NotImplementedError`, run it, then run the check cell
+# below it: it prints `PASSED` or `FAILED` with a hint.
+
+# %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
+import gdmcourse
+
+gdmcourse.require_version("0.1")
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gdmcourse import checks as check
+from gdmcourse import plot
+
+device = gdmcourse.startup(seed=0)
+plot.use_style()
+
+
+# %% [markdown]
+# ## 1. Simultaneous gradient descent–ascent
+#
+# Both players step from the same point with step size $\alpha$ = `lr`:
+#
+# $$x' = x - \alpha\, \nabla_x f(x, y), \qquad y' = y + \alpha\, \nabla_y f(x, y).$$
+
+# %%
+def simultaneous_step(x, y, lr):
+    """One simultaneous step on f = x·y: x descends, y ascends, both from (x, y)."""
+    ### BEGIN SOLUTION
+    return x - lr * y, y + lr * x
+    ### END SOLUTION
+
+
+# %%
+check.simultaneous_step(simultaneous_step)
+
+
+# %% [markdown]
+# ## 2. Alternating gradient descent–ascent
+#
+# $x$ steps first; then $y$ steps using the gradient at the **new** $x$:
+#
+# $$x' = x - \alpha\, \nabla_x f(x, y), \qquad y' = y + \alpha\, \nabla_y f(x', y).$$
+
+# %%
+def alternating_step(x, y, lr):
+    """One alternating step on f = x·y: x first, then y answers the new x."""
+    ### BEGIN SOLUTION
+    x_new = x - lr * y
+    return x_new, y + lr * x_new
+    ### END SOLUTION
+
+
+# %%
+check.alternating_step(alternating_step)
+
+
+# %% [markdown]
+# ## 3. Extragradient
+#
+# First a trial (simultaneous) step to $(\tilde x, \tilde y)$; then the real step starts again
+# from $(x, y)$ but uses the gradient at the trial point:
+#
+# $$\tilde x = x - \alpha\, \nabla_x f(x, y),\quad \tilde y = y + \alpha\, \nabla_y f(x, y);\qquad
+#   x' = x - \alpha\, \nabla_x f(\tilde x, \tilde y),\quad y' = y + \alpha\, \nabla_y f(\tilde x, \tilde y).$$
+
+# %%
+def extragradient_step(x, y, lr):
+    """One extragradient step on f = x·y."""
+    ### BEGIN SOLUTION
+    x_look, y_look = x - lr * y, y + lr * x
+    return x - lr * y_look, y + lr * x_look
+    ### END SOLUTION
+
+
+# %%
+check.extragradient_step(extragradient_step)
+
+
+# %% [markdown]
+# ## 4. Optimistic gradient descent–ascent
+#
+# Step twice along the current gradient and take back once the previous one, where
+# $(x_{prev}, y_{prev})$ is the previous iterate:
+#
+# $$x' = x - 2\alpha\, \nabla_x f(x, y) + \alpha\, \nabla_x f(x_{prev}, y_{prev}), \qquad
+#   y' = y + 2\alpha\, \nabla_y f(x, y) - \alpha\, \nabla_y f(x_{prev}, y_{prev}).$$
+
+# %%
+def optimistic_step(x, y, x_prev, y_prev, lr):
+    """One optimistic step on f = x·y, given the previous iterate (x_prev, y_prev)."""
+    ### BEGIN SOLUTION
+    return x - 2 * lr * y + lr * y_prev, y + 2 * lr * x - lr * x_prev
+    ### END SOLUTION
+
+
+# %%
+check.optimistic_step(optimistic_step)
+
+
+# %% [markdown]
+# ## 5. Run them
+#
+# Iterate each method 100 times from $(1, 0)$ with $\alpha = 0.2$ (the optimistic method starts
+# with $(x_{prev}, y_{prev}) = (x_0, y_0)$) and plot the distance to the equilibrium.
+
+# %%
+def run(method, steps=100, lr=0.2):
+    """The iterates of ``method`` from (1, 0) as an array of shape (steps + 1, 2)."""
+    points = [(1.0, 0.0)]
+    prev = points[0]
+    for _ in range(steps):
+        if method is optimistic_step:
+            new = method(*points[-1], *prev, lr)
+            prev = points[-1]
+        else:
+            new = method(*points[-1], lr)
+        points.append(new)
+    return np.array(points, dtype=float)
+
+
+methods = {"simultaneous": simultaneous_step, "alternating": alternating_step,
+           "extragradient": extragradient_step, "optimistic": optimistic_step}
+fig, ax = plt.subplots(figsize=(6, 3.6))
+for name, method in methods.items():
+    ax.semilogy(np.linalg.norm(run(method), axis=1), label=name)
+ax.set(xlabel="step", ylabel="$\\|(x_n, y_n)\\|$", title="distance to the equilibrium, α = 0.2")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **Question.** Measure the growth factor per step of your simultaneous method, the ratio
+# $\|z_{n+1}\| / \|z_n\|$, and compare it with $\sqrt{1 + \alpha^2}$. Why is it the same at
+# every step?
+
+# %%
+### BEGIN SOLUTION
+norms = np.linalg.norm(run(simultaneous_step), axis=1)
+ratio = norms[1:] / norms[:-1]
+print(f"measured: {ratio.min():.6f} … {ratio.max():.6f}; sqrt(1 + α²) = {math.sqrt(1 + 0.2**2):.6f}")
+### END SOLUTION
+
+# %% [markdown]
+# <!-- BEGIN SOLUTION -->
+# The step is the linear map $\begin{bmatrix}1 & -\alpha\\ \alpha & 1\end{bmatrix}$, a rotation
+# scaled by $\sqrt{1+\alpha^2}$: $(x - \alpha y)^2 + (y + \alpha x)^2 = (1+\alpha^2)(x^2+y^2)$
+# for *every* $(x, y)$ because the cross terms cancel. So every step multiplies the norm by the
+# same factor, wherever the iterate is.
+# <!-- END SOLUTION -->

@@ -1,0 +1,159 @@
+"""gdmcourse.wgan against independent routes: optimal matching for the EM distance, analytic
+gradient penalties, torch.linalg's singular values, PyTorch's spectral_norm, and the dense
+Jacobian of a convolution."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+from torch.nn.utils import parametrizations
+
+from gdmcourse import wgan
+
+
+@pytest.mark.parametrize("theta", [-0.7, 0.25, 1.5])
+def test_parallel_lines_against_optimal_matching(theta):
+    g = torch.Generator().manual_seed(0)
+    n = 400
+    a = torch.stack([torch.zeros(n), torch.rand(n, generator=g)], 1)
+    b = torch.stack([torch.full((n,), theta), torch.rand(n, generator=g)], 1)
+    cost = torch.cdist(a, b).numpy()
+    r, c = linear_sum_assignment(cost)
+    # the empirical plan also pays for mismatched heights: a little above |θ|
+    assert abs(theta) <= cost[r, c].mean() <= abs(theta) + 0.01
+    assert wgan.parallel_lines_wasserstein(theta).item() == pytest.approx(abs(theta))
+    assert wgan.parallel_lines_jsd(theta).item() == pytest.approx(math.log(2))
+    assert wgan.parallel_lines_jsd(0.0).item() == 0.0
+
+
+def test_losses_by_hand():
+    real, fake = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, 0.5])
+    assert wgan.critic_loss(real, fake).item() == pytest.approx(-0.25 - 2.0)
+    assert wgan.generator_loss(fake).item() == pytest.approx(0.25)
+    # hinge: real scores beyond the margin 1 cost nothing; fake -1 costs 0, fake 0.5 costs 1.5
+    assert wgan.hinge_discriminator_loss(real, fake).item() == pytest.approx((0 + 0 + 0) / 3 + (0 + 1.5) / 2)
+    assert wgan.hinge_generator_loss(fake).item() == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="NaN"):
+        wgan.critic_loss(torch.tensor([float("nan")]), fake)
+
+
+def test_clip_weights():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    with torch.no_grad():
+        net[0].weight.mul_(100)
+    small = net[2].bias.detach().clone()
+    assert wgan.clip_weights(net, 0.05) is net
+    assert all(p.abs().max() <= 0.05 for p in net.parameters())
+    assert torch.equal(net[2].bias, small.clamp(-0.05, 0.05))
+    with pytest.raises(ValueError):
+        wgan.clip_weights(net, 0.0)
+
+
+def test_gradient_norm_against_finite_differences():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    x = torch.randn(5, 2, dtype=torch.float64)
+    net = net.double()
+    h = 1e-6
+    fd = torch.stack([(net(x + h * e) - net(x - h * e)).squeeze(1) / (2 * h) for e in torch.eye(2, dtype=torch.float64)], 1)
+    assert torch.allclose(wgan.gradient_norm(net, x), fd.norm(dim=1), atol=1e-6)
+
+
+def test_gradient_penalty_of_a_linear_critic_and_its_weight_gradient():
+    w = torch.tensor([[0.6, -2.0, 1.2]])
+    critic = nn.Linear(3, 1)
+    with torch.no_grad():
+        critic.weight.copy_(w)
+    real, fake = torch.randn(32, 3), torch.randn(32, 3)
+    gp = wgan.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
+    assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-6)
+    gp.backward()
+    assert torch.allclose(critic.weight.grad, 2 * (w.norm() - 1) * w / w.norm(), atol=1e-5)
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_critic_and_uses_one_eps_per_example():
+    seen = []
+
+    def norm_critic(x):  # ||x||: gradient norm 1 away from the origin
+        seen.append(x.detach())
+        return x.flatten(1).norm(dim=1)
+
+    real, fake = torch.ones(500, 2, 2), -torch.ones(500, 2, 2)
+    gp = wgan.gradient_penalty(norm_critic, real, fake, generator=torch.Generator().manual_seed(1))
+    x_hat = seen[-1].flatten(1)
+    eps = (x_hat[:, 0] + 1) / 2  # x̂ = ε·1 + (1 − ε)·(−1)
+    assert torch.allclose(x_hat, x_hat[:, :1].expand_as(x_hat))  # constant within each example
+    assert 0 <= eps.min() and eps.max() <= 1 and abs(eps.mean() - 0.5) < 0.05 and eps.std() > 0.25
+    assert gp.item() == pytest.approx(0.0, abs=1e-10)
+    again = wgan.gradient_penalty(norm_critic, real, fake, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(seen[-1], seen[-2]) and again.item() == gp.item()
+    with pytest.raises(ValueError, match="same shape"):
+        wgan.gradient_penalty(norm_critic, real, fake[:3])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_power_iteration_reaches_1e_4_within_500_iterations(seed):
+    W = torch.randn(256, 128, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    sigma, u, v = wgan.power_iteration(W, 500, generator=torch.Generator().manual_seed(100 + seed))
+    exact = torch.linalg.matrix_norm(W, ord=2)
+    assert abs(sigma - exact) / exact <= 1e-4
+    assert u.norm().item() == pytest.approx(1) and v.norm().item() == pytest.approx(1)
+    assert torch.allclose(W @ v, sigma * u, atol=1e-2 * exact.item()) and torch.allclose(W.T @ u, sigma * v, atol=1e-2 * exact.item())
+
+
+def test_power_iteration_agrees_with_torch_spectral_norm_and_reads_conv_kernels():
+    W = torch.randn(20, 12, generator=torch.Generator().manual_seed(3))
+    layer = parametrizations.spectral_norm(nn.Linear(12, 20, bias=False))
+    with torch.no_grad():
+        layer.parametrizations.weight.original.copy_(W)
+        for _ in range(500):
+            layer(torch.zeros(1, 12))
+    torch_sigma = (W.norm() / layer.weight.norm()).item()
+    ours = wgan.power_iteration(W, 500, generator=torch.Generator().manual_seed(0))[0].item()
+    assert ours == pytest.approx(torch_sigma, rel=1e-5)
+    kernel = torch.randn(8, 3, 3, 3, generator=torch.Generator().manual_seed(4))
+    sigma = wgan.power_iteration(kernel, 300, generator=torch.Generator().manual_seed(0))[0]
+    assert sigma.item() == pytest.approx(torch.linalg.matrix_norm(kernel.reshape(8, -1), ord=2).item(), rel=1e-5)
+    with pytest.raises(ValueError):
+        wgan.power_iteration(W, 5, u=torch.ones(12))
+    with pytest.raises(ValueError):
+        wgan.power_iteration(W, 0)
+
+
+def test_lipschitz_bound_of_linear_layers_and_mlps():
+    torch.manual_seed(0)
+    single = nn.Linear(5, 3)
+    assert wgan.lipschitz_upper_bound(single) == pytest.approx(torch.linalg.matrix_norm(single.weight, ord=2).item())
+    mlp = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
+    product = math.prod(torch.linalg.matrix_norm(m.weight, ord=2).item() for m in mlp if isinstance(m, nn.Linear))
+    bound = wgan.lipschitz_upper_bound(mlp)
+    assert bound == pytest.approx(product)
+    x = 4 * torch.randn(20_000, 2, generator=torch.Generator().manual_seed(1))
+    assert wgan.gradient_norm(mlp, x).max().item() <= bound
+    for m in mlp:
+        if isinstance(m, nn.Linear):
+            parametrizations.spectral_norm(m)
+    with torch.no_grad():
+        for _ in range(300):
+            mlp(torch.zeros(1, 2))
+    assert wgan.lipschitz_upper_bound(mlp) == pytest.approx(1.0, rel=1e-3)
+    with pytest.raises(ValueError, match="BatchNorm1d"):
+        wgan.lipschitz_upper_bound(nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)))
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (4, 2, 1), (5, 1, 0)])
+def test_lipschitz_bound_of_a_convolution_covers_its_exact_operator_norm(kernel, stride, padding):
+    torch.manual_seed(kernel)
+    conv = nn.Conv2d(2, 3, kernel, stride=stride, padding=padding, bias=False).double()
+    shape = (1, 2, 8, 8)
+    jac = torch.func.jacrev(conv)(torch.zeros(shape, dtype=torch.float64))  # the conv as a dense matrix
+    dense = jac.reshape(-1, math.prod(shape))
+    exact = torch.linalg.matrix_norm(dense, ord=2).item()
+    bound = wgan.lipschitz_upper_bound(conv)
+    assert exact <= bound * (1 + 1e-9)
+    # the bound is the reshaped kernel's norm times sqrt(ceil(k/s)²), the most patches a pixel is in
+    assert bound == pytest.approx(torch.linalg.matrix_norm(conv.weight.reshape(3, -1), ord=2).item()
+                                  * math.sqrt(math.ceil(kernel / stride) ** 2))
