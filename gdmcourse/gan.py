@@ -449,7 +449,7 @@ TOY_RECIPES: dict[str, ToyRecipe] = {
                           betas=(0.9, 0.999), batch_size=128, lr_decay=False),
     # WGAN-GP (λ = 10, 5 critic steps per generator step, Adam(β = (0, 0.9)) as Gulrajani et al.,
     # with a larger learning rate than their 1e-4 to fit the CPU budget).
-    "wgan-gp": ToyRecipe("wgan-gp", {"quick": 600, "full": 3000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
+    "wgan-gp": ToyRecipe("wgan-gp", {"quick": 1000, "full": 4000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
                          n_critic=5, batch_size=128),
     # The original WGAN: weights clipped to [−0.01, 0.01] after every critic step.
     "wgan-clip": ToyRecipe("wgan-clip", {"quick": 600, "full": 3000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
