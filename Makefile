@@ -7,6 +7,7 @@
 #   TORCH_INSTALL="..."      pip arguments that install PyTorch first, e.g. the small CPU wheels:
 #                            TORCH_INSTALL="torch --index-url https://download.pytorch.org/whl/cpu"
 #   PORT=8888                JupyterLab's port (on 127.0.0.1 only)
+#   PYTEST_ARGS="..."        extra pytest arguments for `make test`, e.g. "-m 'not browser'"
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -27,14 +28,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	@touch $@
 
+# The server settings live in gdmcourse.course.lab_command (the browser tests start the same server).
 lab: install
-	$(BIN)/python -m jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
-		--ServerApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/python -m gdmcourse lab --port=$(PORT)
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadscope \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		tests notebooks solutions
+		tests notebooks solutions $(PYTEST_ARGS)
 
 exercises: install
 	$(BIN)/python -m gdmcourse exercises build

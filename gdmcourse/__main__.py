@@ -6,6 +6,7 @@
     doctor                        versions, device, data: what is missing and how to fix it
     data fetch NAME               put MNIST / Fashion-MNIST into the data cache
     bench [NAME...]               run the benchmarks in benchmarks/
+    lab [--port N]                start the course in JupyterLab (what `make lab` runs)
 
 Heavy modules (torch, nbclient, jupytext) are imported inside the verbs that need them.
 Mistakes a user can make (an unknown notebook, no course folder) print one line and exit
@@ -63,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = verbs.add_parser("bench", help="run the benchmarks (benchmarks/bench_*.py); prints figures")
     bench.add_argument("names", nargs="*", metavar="NAME", help='e.g. "notebooks" for bench_notebooks.py')
+
+    lab = verbs.add_parser("lab", help="start the course in JupyterLab on 127.0.0.1 (what `make lab` runs)")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return p
 
 
@@ -73,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     verb = {"list": _list, "run": _run, "exercises": _exercises, "doctor": _doctor,
-            "data": _data, "bench": _bench}[args.verb]
+            "data": _data, "bench": _bench, "lab": _lab}[args.verb]
     try:
         return verb(args)
     except CourseError as e:
@@ -268,6 +273,18 @@ def _bench(args: argparse.Namespace) -> int:
             code = 1
         status = status or int(code or 0)
     return status
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .course import lab_command
+
+    command = lab_command(course_root(), args.port, open_browser=not args.no_browser)
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _exercise_stale(solution: Path, root: Path) -> bool:

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -607,6 +608,7 @@ def exercise_from_solution(nb: NotebookNode, *, source_name: str | None = None) 
     - markdown between ``<!-- BEGIN SOLUTION -->`` / ``<!-- END SOLUTION -->`` becomes
       ``_Your answer here._``;
     - cells tagged ``solution-only`` are dropped;
+    - the "Open in Colab" link is pointed at ``exercises/``;
     - outputs and execution counts are cleared, notebook metadata cut to the kernelspec
       (plus ``jupytext.formats = "ipynb"``, so JupyterLab does not pair exercises with a ``.py``),
       cell metadata to tags; cell ids are derived from the cell content.
@@ -640,7 +642,9 @@ def exercise_from_solution(nb: NotebookNode, *, source_name: str | None = None) 
         elif cell.cell_type == "markdown":
             blocks = _solution_blocks(lines, MD_BEGIN, MD_END, where)
             new = _replace_blocks(lines, blocks, lambda indent: indent + MD_PLACEHOLDER)
-            new_cell = nbformat.v4.new_markdown_cell("\n".join(new))
+            # the "Open in Colab" link points at the exercise, not at its solution
+            new_cell = nbformat.v4.new_markdown_cell("\n".join(new).replace(f"/{REPOSITORY}/blob/main/solutions/",
+                                                                           f"/{REPOSITORY}/blob/main/exercises/"))
         else:
             if "BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source:
                 raise MarkerError(f"{where}: solution markers in a {cell.cell_type} cell")
@@ -782,3 +786,28 @@ __all__ = [
     "render_exercise", "resolve", "run_notebook", "solution_block_lines", "student_work",
     "sync_check", "sync_diff", "write_notebook",
 ]
+
+
+# ------------------------------------------------------------------------------ JupyterLab
+
+REPOSITORY = "gdmcourse/gdmcourse"  # on GitHub: the Colab links and the Colab set-up cell install from here
+
+
+def lab_command(root: str | os.PathLike, port: int = 8888, *, token: str | None = None,
+                open_browser: bool = True) -> list[str]:
+    """The command that starts the course's JupyterLab (``make lab`` and the browser tests use it).
+
+    JupyterLab listens on 127.0.0.1 only, serves ``root`` and opens at ``notebooks/``; as root
+    (e.g. in a container) it needs ``--allow-root``. ``token``: a fixed access token (default:
+    a random one, printed in the log with the URL).
+    """
+    command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}",
+               f"--ServerApp.root_dir={Path(root).resolve()}", "--ServerApp.default_url=/lab/tree/notebooks",
+               "--ServerApp.port_retries=0"]
+    if token is not None:
+        command.append(f"--IdentityProvider.token={token}")
+    if not open_browser:
+        command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return command

@@ -307,6 +307,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
     if labels is not None and len(labels) != len(data):
         raise ValueError(f"labels ({len(labels)}) and data ({len(data)}) must have the same length")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains NaN or infinite values; clean it before training")
     if steps < 1 or n_critic < 1:
         raise ValueError(f"steps and n_critic must be positive, got {steps} and {n_critic}")
     device = torch.device(device) if device is not None else runtime.device()
@@ -385,9 +387,10 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
     device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
+    noise = torch.randn(n, generator.latent_dim, generator=rng)  # all at once: independent of batch_size
     out = []
     for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), generator.latent_dim, generator=rng).to(device)
+        z = noise[start:start + batch_size].to(device)
         y = None if labels is None else labels[start:start + len(z)].to(device)
         out.append(_call(generator, z, y).cpu())
     generator.train(was_training)

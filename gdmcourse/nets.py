@@ -4,6 +4,8 @@
   it flattens image inputs and can reshape its output back into an image.
 - :class:`ConvEncoder` / :class:`ConvDecoder`: a small strided-convolution encoder for
   1×28×28 images (28 → 14 → 7) and its transposed-convolution mirror.
+- :class:`DCGANGenerator` / :class:`DCGANDiscriminator`: the DCGAN pair for 28×28 images,
+  optionally conditional on a class label.
 
 Topic modules (``autoencoder``, ``vae``, ...) build their models from these blocks, so a
 change here (say, a wider hidden layer) reaches every notebook that uses them.
@@ -102,3 +104,93 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
+
+
+class DCGANGenerator(nn.Module):
+    """A DCGAN generator for 28×28 images (Radford et al. 2016, lecture 003), optionally conditional.
+
+    ``z → Linear → (2w, 7, 7) → ConvTranspose → (w, 14, 14) → ConvTranspose → (channels, 28, 28)``,
+    with batch normalization and ReLU in between and ``tanh`` at the end, so samples lie in
+    [-1, 1]: scale training images with ``2 * x - 1`` and samples back with ``(x + 1) / 2``.
+    A conditional generator (``num_classes``) concatenates a one-hot label to ``z``.
+
+    Shapes: ``z (B, latent_dim)``, ``y (B,)`` ints → ``(B, channels, 28, 28)``.
+    """
+
+    def __init__(self, latent_dim: int = 64, channels: int = 1, width: int = 32, num_classes: int | None = None) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+        in_dim = latent_dim + (num_classes or 0)
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, 2 * width * 7 * 7, bias=False), nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU(),
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # 7 → 14
+            nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1),                # 14 → 28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected noise of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.net(_with_label(z, y, self.num_classes))
+
+
+class DCGANDiscriminator(nn.Module):
+    """A DCGAN discriminator for 28×28 images, optionally conditional (a projection discriminator).
+
+    ``(channels, 28, 28) → Conv → (w, 14, 14) → Conv → (2w, 7, 7) → Linear → h (hidden) → logit``,
+    with leaky ReLU (slope 0.2) and no batch normalization (it would couple the examples of a
+    batch, and it breaks the gradient penalty and spectral normalization's Lipschitz bound).
+    Conditional (``num_classes``): ``logit = w·h + ⟨embed(y), h⟩`` (Miyato & Koyama 2018), so
+    the label changes what the discriminator looks for without a separate network per class.
+    ``spectral_norm`` wraps every conv and linear layer in ``parametrizations.spectral_norm``.
+
+    Shapes: ``x (B, channels, 28, 28)``, ``y (B,)`` → logits ``(B,)``.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 32, hidden: int = 128, num_classes: int | None = None,
+                 spectral_norm: bool = False) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),        # 28 → 14
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),       # 14 → 7
+            nn.Flatten(), nn.Linear(2 * width * 7 * 7, hidden), nn.LeakyReLU(0.2),
+        )
+        self.out = nn.Linear(hidden, 1)
+        self.embed = nn.Embedding(num_classes, hidden) if num_classes else None
+        if spectral_norm:
+            for module in self.modules():
+                if isinstance(module, (nn.Linear, nn.Conv2d, nn.Embedding)):
+                    nn.utils.parametrizations.spectral_norm(module)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[-2:] != (28, 28):
+            raise ValueError(f"expected images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        h = self.features(x)
+        logit = self.out(h).squeeze(1)
+        if self.embed is not None:
+            _check_labels(y, self.num_classes, len(x))
+            logit = logit + (self.embed(y) * h).sum(1)
+        elif y is not None:
+            raise ValueError("this discriminator is unconditional (num_classes=None) but got labels")
+        return logit
+
+
+def _check_labels(y: torch.Tensor | None, num_classes: int | None, batch: int) -> None:
+    if y is None:
+        raise ValueError(f"this model is conditional (num_classes={num_classes}): pass labels y of shape ({batch},)")
+    if y.shape != (batch,) or y.dtype not in (torch.int64, torch.int32, torch.uint8):
+        raise ValueError(f"labels must be integers of shape ({batch},), got {tuple(y.shape)} {y.dtype}")
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got {y.min().item()}..{y.max().item()}")
+
+
+def _with_label(z: torch.Tensor, y: torch.Tensor | None, num_classes: int | None) -> torch.Tensor:
+    if num_classes is None:
+        if y is not None:
+            raise ValueError("this generator is unconditional (num_classes=None) but got labels")
+        return z
+    _check_labels(y, num_classes, len(z))
+    return torch.cat([z, nn.functional.one_hot(y.long(), num_classes).to(z.dtype)], dim=1)

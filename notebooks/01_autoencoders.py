@@ -8,6 +8,7 @@
 
 # %% [markdown]
 # # 01 · Autoencoders
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/notebooks/01_autoencoders.ipynb)
 #
 # *Follows lecture 003 (M. Straka, NPFL114 "Deep Generative Models"), section "AutoEncoders",
 # and lecture 001 (V. Strizhkova), "Autoencoders (non-variational)".*
@@ -27,6 +28,15 @@
 # `full` profile trains longer on all 60,000 images.
 
 # %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
 import gdmcourse
 
 gdmcourse.require_version("0.1")

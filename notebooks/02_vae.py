@@ -8,6 +8,7 @@
 
 # %% [markdown]
 # # 02 · Variational autoencoders and the ELBO
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/notebooks/02_vae.ipynb)
 #
 # *Follows lecture 003 (M. Straka, NPFL114 "Deep Generative Models"), sections "Variational
 # AutoEncoders", "VAE – Reparametrization Trick" and "VAE – Another Derivation"; lecture 001
@@ -31,6 +32,15 @@
 # The quick profile runs in about two minutes on one CPU thread.
 
 # %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
 import gdmcourse
 
 gdmcourse.require_version("0.1")

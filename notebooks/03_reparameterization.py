@@ -8,6 +8,7 @@
 
 # %% [markdown]
 # # 03 · Gradients through sampling: the reparameterization trick
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/notebooks/03_reparameterization.ipynb)
 #
 # *Follows lecture 003 (M. Straka, NPFL114 "Deep Generative Models"), section "VAE –
 # Reparametrization Trick", and lecture 001 (V. Strizhkova), "Discrete Variational
@@ -30,6 +31,15 @@
 # Nothing is trained here: the whole notebook runs in seconds on a CPU.
 
 # %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
 import gdmcourse
 
 gdmcourse.require_version("0.1")

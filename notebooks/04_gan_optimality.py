@@ -275,3 +275,150 @@ for d in [0.001, 0.01, 0.5]:
 # non-saturating one does. Both losses are written with `F.logsigmoid`
 # ($\log(1 - \sigma(\ell)) = \log\sigma(-\ell)$) so they stay finite for any logit; computing
 # `torch.log(1 - torch.sigmoid(l))` gives `-inf` once $\sigma(\ell)$ rounds to 1.
+
+# %% [markdown]
+# ## A GAN in one dimension: the discriminator ends at ½
+#
+# Now let a generator learn $p_{data}$ from samples. The generator is a small MLP from
+# $z \sim \mathcal N(0, 1)$ to $x$, the discriminator another; `gan.train_gan` alternates one
+# discriminator step on `discriminator_loss` with one generator step on the non-saturating
+# loss (Adam with $\beta_1 = 0$, learning rates decaying to 0; notebook 05 explains why).
+# If training reaches the equilibrium, $p_G \approx p_{data}$ and the discriminator can do no
+# better than $D \equiv \tfrac12$.
+
+# %% tags=["nbval-ignore-output"]
+x_data = p_data.sample((20_000, 1))
+torch.manual_seed(0)
+G1 = gan.toy_generator(latent_dim=1, hidden=(64, 64), out_dim=1)
+D1 = gan.toy_discriminator(hidden=(64, 64), in_dim=1)
+hist1 = gan.train_gan(G1, D1, x_data, loss="nonsaturating", steps=2000, batch_size=256, lr_g=2e-3, lr_d=2e-3,
+                      betas=(0.0, 0.9), seed=0, device=device)
+samples1 = gan.sample(G1, 20_000, seed=1).squeeze(1)
+with torch.no_grad():
+    d_final = torch.sigmoid(D1.to("cpu")(xs[:, None]))
+print(f"trained in {hist1.seconds:.0f} s; final losses: D {hist1.d_loss[-1]:.3f}, G {hist1.g_loss[-1]:.3f} "
+      f"(log 4 = {math.log(4):.3f}, log 2 = {math.log(2):.3f} at the equilibrium)")
+
+# %%
+in_data = p_data.log_prob(xs).exp() > 0.05
+assert (d_final[in_data] - 0.5).abs().max() < 0.15, (d_final[in_data] - 0.5).abs().max()
+print("where p_data > 0.05 the trained discriminator is within 0.15 of 1/2")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+axes[0].hist(samples1, bins=120, range=(-5, 5), density=True, alpha=0.6, label="generator samples")
+axes[0].plot(xs, p_data.log_prob(xs).exp(), "k", label="$p_{data}$")
+axes[0].set(xlabel="$x$", ylabel="density", title="what the generator learned")
+axes[0].legend(fontsize="small")
+axes[1].plot(xs, d_final, "C3", label="trained $D$")
+axes[1].axhline(0.5, color="k", ls=":", label="$D^* = 1/2$ when $p_G = p_{data}$")
+axes[1].fill_between(xs, 0, 1, where=~in_data, color="0.9")
+axes[1].set(xlabel="$x$", ylabel="$D(x)$", ylim=(0, 1), title="the discriminator at the end")
+axes[1].legend(fontsize="small")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The generator has found both bumps and their widths; where the data lives the
+# discriminator hovers around $\tfrac12$, unable to tell the two apart (it is free to do
+# anything in the grey tails, where it sees almost no samples). Its loss ends near
+# $\log 4$, the value of $-V$ at the equilibrium.
+#
+# ## A DCGAN on MNIST
+#
+# For images, the **Deep Convolutional GAN** (Radford et al. 2016, lecture 003) replaces
+# the MLPs with a generator of transposed convolutions and a convolutional discriminator,
+# with the tricks the lecture lists: strided convolutions instead of pooling, batch
+# normalization in the generator, leaky ReLU in the discriminator, `tanh` outputs (so the
+# images are scaled to $[-1, 1]$) and Adam with $\beta_1 = 0.5$. `nets.DCGANGenerator` and
+# `nets.DCGANDiscriminator` are that pair for $28\times28$ images. In the quick profile we
+# train for a minute with narrow layers and look at the samples as training goes on; the
+# `full` profile (a GPU) trains much longer.
+
+# %%
+from gdmcourse import data
+
+images, labels = data.load_images("mnist", "train")
+images = 2 * images - 1  # tanh outputs live in [-1, 1]
+dcgan_steps = {"quick": 900, "full": 10_000}[gdmcourse.profile()]
+torch.manual_seed(0)
+G = nets.DCGANGenerator(latent_dim=64, width=16)
+D = nets.DCGANDiscriminator(width=16)
+print(G)
+print(f"generator: {sum(p.numel() for p in G.parameters()):,} parameters; "
+      f"discriminator: {sum(p.numel() for p in D.parameters()):,}")
+
+
+# %% tags=["nbval-ignore-output"]
+def grid_of_samples(step, generator):
+    return (gan.sample(generator, 32, seed=0) + 1) / 2  # the same noise at every snapshot
+
+
+hist_dc = gan.train_gan(G, D, images, loss="nonsaturating", steps=dcgan_steps, batch_size=64, lr_g=1e-3, lr_d=1e-3,
+                        betas=(0.5, 0.999), seed=0, device=device, callback=grid_of_samples,
+                        callback_every=dcgan_steps // 3)
+print(f"{dcgan_steps} steps of batch 64 ({dcgan_steps * 64 / len(images):.2f} epochs) in {hist_dc.seconds:.0f} s")
+
+# %%
+assert len(hist_dc.snapshots) == 3 and all(torch.isfinite(s).all() for _, s in hist_dc.snapshots)
+final = hist_dc.snapshots[-1][1]
+assert 0.05 < final.mean() < 0.4, final.mean()  # mostly dark background with bright strokes, like MNIST (0.13)
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.2))
+for ax, (step, grid) in zip(axes, hist_dc.snapshots):
+    plot.image_grid(grid, nrow=8, ax=ax, title=f"after {step} steps ({step * 64 / len(images):.2f} epochs)")
+plt.show()
+fig, ax = plt.subplots(figsize=(7, 3))
+window = 25
+smooth = lambda v: np.convolve(v, np.ones(window) / window, mode="valid")  # noqa: E731
+ax.plot(smooth(hist_dc.d_loss), label="discriminator")
+ax.plot(smooth(hist_dc.g_loss), label="generator (non-saturating)")
+ax.set(xlabel="step", ylabel=f"loss (moving average of {window})", title="DCGAN losses")
+ax.legend(fontsize="small")
+plt.show()
+
+# %% [markdown]
+# The same 32 noise vectors, decoded at three points of training: blobs become strokes,
+# strokes become digit-like shapes, within less than an epoch. The losses do not go down
+# together, as a classifier's would: they trade off, and their values say little about
+# sample quality (notebook 09 measures quality properly).
+#
+# ## A conditional GAN: ask for a digit
+#
+# A **conditional GAN** (lecture 002) gives both players the label $y$: the generator models
+# $p(x \mid y)$ from $(z, y)$, and the discriminator judges pairs $(x, y)$, so a sharp "7" with
+# the label 3 is rejected too. Here the generator gets a one-hot $y$ concatenated to $z$, and the
+# discriminator is a *projection* discriminator (Miyato & Koyama 2018):
+# $\mathrm{logit} = w^\top h(x) + \mathrm{embed}(y)^\top h(x)$. The label is a strong hint,
+# so the same minute of training gives much clearer digits.
+
+# %% tags=["nbval-ignore-output"]
+cgan_steps = {"quick": 1000, "full": 10_000}[gdmcourse.profile()]
+torch.manual_seed(0)
+G_c = nets.DCGANGenerator(latent_dim=64, width=16, num_classes=10)
+D_c = nets.DCGANDiscriminator(width=16, num_classes=10)
+hist_c = gan.train_gan(G_c, D_c, images, labels=labels, loss="nonsaturating", steps=cgan_steps, batch_size=64,
+                       lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999), seed=0, device=device)
+print(f"{cgan_steps} steps in {hist_c.seconds:.0f} s")
+
+# %%
+wanted = torch.arange(10).repeat(6)  # each row: the digits 0..9
+digits = (gan.sample(G_c, len(wanted), labels=wanted, seed=3) + 1) / 2
+assert digits.shape == (60, 1, 28, 28)
+# a crude check that the label matters: the mean image per class differs between classes
+class_means = digits.reshape(6, 10, -1).mean(0)
+assert torch.cdist(class_means, class_means).sum() / 90 > 1.0
+plot.image_grid(digits, nrow=10, title="conditional DCGAN: columns are the requested digits 0, 1, ..., 9", scale=0.7)
+plt.show()
+
+# %% [markdown]
+# Each column is one requested digit, each row a different noise vector $z$: the label fixes
+# *what* is drawn, $z$ *how* (slant, thickness). The quick profile's minute of training leaves
+# the samples rough; notebook 09 scores this kind of model with the course's own classifier.
+#
+# ## Summary
+#
+# - For a fixed generator the best discriminator is $D^*_G = p_{data}/(p_{data} + p_G)$; a
+#   trained discriminator finds it where there are samples.
+# - At $D^*_G$ the game's value is $2\,\mathrm{JSD}(p_{data}\|p_G) - \log 4$: the generator
+#   minimises a Jensen–Shannon divergence, with its minimum at $p_G = p_{data}$.
+# - The minimax generator loss saturates when the discriminator wins; the non-saturating
+#   loss $-\log D(G(z))$ has the same fixed point and strong gradients where they are needed.
+# - DCGANs bring the same game to images; conditioning on a label lets you choose what is drawn.

@@ -8,6 +8,7 @@
 
 # %% [markdown]
 # # Exercise 01 · Autoencoders
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/01_autoencoders.ipynb)
 #
 # *Goes with notebook 01 and lecture 003, "AutoEncoders".*
 #
@@ -22,6 +23,15 @@
 # below it: it prints `PASSED` or `FAILED` with a hint.
 
 # %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
 import gdmcourse
 
 gdmcourse.require_version("0.1")

@@ -8,6 +8,7 @@
 
 # %% [markdown]
 # # Exercise 03 · Gradients through sampling
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/03_reparameterization.ipynb)
 #
 # *Goes with notebook 03 and lecture 003, "VAE – Reparametrization Trick"; the last part with
 # lecture 001, "Discrete Variational Auto-Encoder (dVAE)".*
@@ -23,6 +24,15 @@
 # it, then run the check cell below it: it prints `PASSED` or `FAILED` with a hint.
 
 # %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
 import gdmcourse
 
 gdmcourse.require_version("0.1")

@@ -1,0 +1,119 @@
+"""The GAN training loop and the DCGAN nets: shapes, label handling, determinism, the
+constraints each loss promises (clipped weights, unit spectral norms), and that a generator
+actually learns a simple target."""
+
+import pytest
+import torch
+from torch import nn
+
+from gdmcourse import gan, nets
+
+
+def test_dcgan_shapes_and_ranges():
+    torch.manual_seed(0)
+    G, D = nets.DCGANGenerator(latent_dim=8, width=4), nets.DCGANDiscriminator(width=4, hidden=16)
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
+    assert D(x).shape == (5,)
+    with pytest.raises(ValueError, match="noise of shape"):
+        G(torch.randn(5, 7))
+    with pytest.raises(ValueError, match="28, 28"):
+        D(torch.zeros(5, 1, 32, 32))
+
+
+def test_conditional_nets_need_valid_labels():
+    torch.manual_seed(0)
+    G = nets.DCGANGenerator(latent_dim=8, width=4, num_classes=10)
+    D = nets.DCGANDiscriminator(width=4, hidden=16, num_classes=10)
+    y = torch.tensor([0, 3, 9])
+    x = G(torch.randn(3, 8), y)
+    assert D(x, y).shape == (3,)
+    for bad, message in [(None, "conditional"), (torch.tensor([0, 1, 10]), "0..9"), (torch.tensor([0.0, 1, 2]), "integers")]:
+        with pytest.raises(ValueError, match=message):
+            G(torch.randn(3, 8), bad)
+        with pytest.raises(ValueError, match=message):
+            D(x, bad)
+    # the label changes the discriminator's verdict (projection) and the generator's output
+    assert not torch.allclose(D(x, torch.tensor([1, 1, 1])), D(x, torch.tensor([2, 2, 2])))
+    G.eval()
+    z = torch.randn(1, 8)
+    assert not torch.allclose(G(z, torch.tensor([1])), G(z, torch.tensor([2])))
+    with pytest.raises(ValueError, match="unconditional"):
+        nets.DCGANDiscriminator(width=4)(x, y)
+
+
+def _gaussian_problem(seed=0):
+    torch.manual_seed(seed)
+    data = 3.0 + 0.5 * torch.randn(4000, 1, generator=torch.Generator().manual_seed(1))
+    return gan.toy_generator(latent_dim=1, hidden=(16,), out_dim=1), gan.toy_discriminator(hidden=(16,), in_dim=1), data
+
+
+@pytest.mark.parametrize("loss", gan.LOSSES)
+def test_every_loss_trains_deterministically(loss):
+    runs = []
+    for _ in range(2):
+        G, D, data = _gaussian_problem()
+        history = gan.train_gan(G, D, data, loss=loss, steps=30, batch_size=32, n_critic=2, seed=3,
+                                device="cpu", progress=False)
+        runs.append((history.d_loss, gan.sample(G, 10, seed=0)))
+    assert len(runs[0][0]) == 30 and runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_the_generator_learns_a_gaussian():
+    G, D, data = _gaussian_problem()
+    before = gan.sample(G, 2000, seed=0)
+    gan.train_gan(G, D, data, loss="nonsaturating", steps=600, batch_size=64, lr_g=3e-3, lr_d=3e-3,
+                  betas=(0.0, 0.9), seed=0, device="cpu", progress=False)
+    after = gan.sample(G, 2000, seed=0)
+    assert abs(before.mean() - 3.0) > 1.5
+    assert abs(after.mean() - 3.0) < 0.25 and 0.2 < after.std() < 1.0
+
+
+def test_weight_clipping_and_spectral_norm_hold_after_training():
+    G, D, data = _gaussian_problem()
+    gan.train_gan(G, D, data, loss="wgan-clip", clip=0.02, steps=20, batch_size=32, seed=0, device="cpu", progress=False)
+    assert all(p.abs().max() <= 0.02 for p in D.parameters())
+    torch.manual_seed(0)
+    D_sn = gan.toy_discriminator(hidden=(16, 16), in_dim=1, spectral_norm=True)
+    gan.train_gan(G, D_sn, data, loss="hinge", steps=200, batch_size=32, seed=0, device="cpu", progress=False)
+    for module in D_sn.modules():
+        if isinstance(module, nn.Linear):
+            sigma = torch.linalg.matrix_norm(module.weight.detach(), ord=2)
+            assert sigma.item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_callback_snapshots_and_errors():
+    G, D, data = _gaussian_problem()
+    history = gan.train_gan(G, D, data, steps=10, batch_size=16, seed=0, device="cpu", progress=False,
+                            callback=lambda step, g: step, callback_every=4)
+    assert [s for s, _ in history.snapshots] == [4, 8, 10]
+    with pytest.raises(ValueError, match="unknown loss"):
+        gan.train_gan(G, D, data, loss="wasserstein", steps=1, progress=False)
+    with pytest.raises(ValueError, match="latent_dim"):
+        gan.train_gan(nn.Linear(1, 1), D, data, steps=1, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        gan.train_gan(G, D, torch.full_like(data, float("nan")), steps=3, batch_size=8, device="cpu", progress=False)
+
+
+def test_conditional_training_and_sampling():
+    torch.manual_seed(0)
+    G = nets.DCGANGenerator(latent_dim=4, width=2, num_classes=3)
+    D = nets.DCGANDiscriminator(width=2, hidden=8, num_classes=3)
+    images, labels = torch.rand(20, 1, 28, 28) * 2 - 1, torch.arange(20) % 3
+    gan.train_gan(G, D, images, labels=labels, steps=3, batch_size=4, device="cpu", progress=False)
+    out = gan.sample(G, 6, labels=torch.tensor([0, 1, 2, 0, 1, 2]), seed=0, batch_size=4)
+    # the same noise whatever the batch size (float rounding of the batched convolutions aside)
+    assert out.shape == (6, 1, 28, 28)
+    assert torch.allclose(out, gan.sample(G, 6, labels=torch.tensor([0, 1, 2] * 2), seed=0), atol=1e-6)
+    with pytest.raises(ValueError, match="one label per sample"):
+        gan.sample(G, 6, labels=torch.tensor([0, 1]))
+
+
+def test_toy_recipes_exist_for_both_profiles():
+    assert {"nonsaturating", "collapse", "wgan-gp", "wgan-clip", "sn-hinge"} <= set(gan.TOY_RECIPES)
+    for recipe in gan.TOY_RECIPES.values():
+        assert recipe.loss in gan.LOSSES and set(recipe.steps) == {"quick", "full"}
+    G, D, history = gan.train_toy("nonsaturating", steps=5, progress=False, device="cpu")
+    assert len(history.g_loss) == 5 and G.latent_dim == 2
+    with pytest.raises(ValueError, match="unknown toy recipe"):
+        gan.train_toy("nope")
