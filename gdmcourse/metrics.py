@@ -1,0 +1,197 @@
+r"""Evaluating generative models: FID, Inception Score, precision/recall, SSIM.
+
+Follows lecture 001 ("Evaluation": IS, FID, SSIM) and lecture 004 (IS, FID, improved
+precision and recall). The sample-based metrics compare *features* of images (or any
+vectors): in the course, the penultimate layer and the softmax of a small classifier the
+course trains itself (notebook 09); here they are plain ``(N, D)`` tensors or arrays.
+
+- :func:`frechet_distance` / :func:`fid`: the Fréchet distance between Gaussians fitted to
+  two feature sets (Heusel et al. 2017);
+- :func:`inception_score`: :math:`\exp \mathbb E_x \mathrm{KL}(p(y|x) \| p(y))` (Salimans et al. 2016);
+- :func:`precision_recall`: k-NN manifold precision and recall (Kynkäänniemi et al. 2019);
+- :func:`ssim`: structural similarity of image pairs (Wang et al. 2004).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim"]
+
+ArrayLike = "torch.Tensor | np.ndarray"
+
+
+def _float64(x: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def _psd_sqrt(c: np.ndarray) -> np.ndarray:
+    # symmetric square root through the eigendecomposition; tiny negative eigenvalues
+    # (rounding in a nearly singular covariance) are clipped to 0
+    w, v = np.linalg.eigh((c + c.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(mu1: torch.Tensor | np.ndarray, sigma1: torch.Tensor | np.ndarray,
+                     mu2: torch.Tensor | np.ndarray, sigma2: torch.Tensor | np.ndarray) -> float:
+    r"""Squared Fréchet (2-Wasserstein) distance between :math:`\mathcal N(\mu_1, \Sigma_1)` and :math:`\mathcal N(\mu_2, \Sigma_2)`:
+
+    .. math:: d^2 = \|\mu_1 - \mu_2\|^2 + \mathrm{Tr}\big(\Sigma_1 + \Sigma_2 - 2 (\Sigma_1 \Sigma_2)^{1/2}\big)
+
+    Stable for nearly singular covariances: instead of a general matrix square root of the
+    non-symmetric :math:`\Sigma_1\Sigma_2` (``scipy.linalg.sqrtm``, which can return complex
+    values and needs an ε-shift), it uses
+    :math:`\mathrm{Tr}(\Sigma_1\Sigma_2)^{1/2} = \mathrm{Tr}\big(\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}\big)^{1/2}`
+    (the two matrices are similar), whose argument is symmetric positive semi-definite:
+    its eigenvalues are real and non-negative up to rounding, which is clipped to 0.
+
+    Shapes: ``mu (D,)``, ``sigma (D, D)``; float64 throughout. Returns a float ≥ 0.
+    """
+    m1, m2 = _float64(mu1, "mu1"), _float64(mu2, "mu2")
+    s1, s2 = _float64(sigma1, "sigma1"), _float64(sigma2, "sigma2")
+    d = m1.shape[0]
+    if m1.shape != (d,) or m2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
+        raise ValueError(f"expected mu (D,) and sigma (D, D) for both Gaussians, got {m1.shape}, {s1.shape}, "
+                         f"{m2.shape}, {s2.shape}")
+    root1 = _psd_sqrt(s1)
+    eig = np.linalg.eigvalsh(root1 @ s2 @ root1)
+    trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
+    value = float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
+    return max(value, 0.0)
+
+
+def fid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted (mean, unbiased covariance) to two feature sets ``(N, D)``, ``(M, D)``.
+
+    FID is biased upwards for small N (notebook 09 plots it): compare values only at equal sample sizes.
+    """
+    a, b = _float64(features_a, "features_a"), _float64(features_b, "features_b")
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {a.shape} and {b.shape}")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("need at least 2 samples in each set to estimate a covariance")
+    return frechet_distance(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], -1),
+                            b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], -1))
+
+
+def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> tuple[float, float]:
+    r"""Inception Score of class probabilities ``(N, K)``: mean and std over ``splits`` equal parts.
+
+    .. math:: \mathrm{IS} = \exp\Big(\frac1N \sum_i \mathrm{KL}\big(p(y|x_i) \,\|\, p(y)\big)\Big),
+              \qquad p(y) = \frac1N \sum_i p(y|x_i)
+
+    computed on each split separately (as Salimans et al. do). It ranges from 1 (every sample
+    gets the same prediction) to K (confident predictions, all classes equally often).
+    """
+    p = _float64(probs, "probs")
+    if p.ndim != 2:
+        raise ValueError(f"probs must have shape (N, K), got {p.shape}")
+    if (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-4):
+        raise ValueError("each row of probs must be a probability vector (non-negative, summing to 1): "
+                         "pass softmax outputs, not logits")
+    if not 1 <= splits <= len(p):
+        raise ValueError(f"splits must be between 1 and the number of samples ({len(p)}), got {splits}")
+    scores = []
+    for part in np.array_split(p, splits):
+        marginal = part.mean(0, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0).sum(1)
+        scores.append(math.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
+    radii = []
+    for start in range(0, len(x), chunk):
+        d = torch.cdist(x[start:start + chunk], x)
+        # the k-th nearest *other* point: index k, as index 0 is the point itself (distance 0)
+        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])
+    return torch.cat(radii)
+
+
+def _inside_any_ball(points: torch.Tensor, centers: torch.Tensor, radii: torch.Tensor, chunk: int) -> torch.Tensor:
+    inside = []
+    for start in range(0, len(points), chunk):
+        d = torch.cdist(points[start:start + chunk], centers)
+        inside.append((d <= radii[None, :]).any(dim=1))
+    return torch.cat(inside)
+
+
+def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: torch.Tensor | np.ndarray,
+                     k: int = 3, chunk: int = 1000) -> tuple[float, float]:
+    r"""Improved precision and recall (Kynkäänniemi et al. 2019; lecture 004).
+
+    Each set approximates its manifold by the union of balls around its points, each ball
+    reaching to the point's k-th nearest neighbour in the same set. Then
+
+    - **precision** = fraction of generated points inside the real manifold (fidelity),
+    - **recall** = fraction of real points inside the generated manifold (diversity).
+
+    Distances are computed ``chunk`` rows at a time, so memory stays at ``chunk × N`` floats
+    (10,000 × 10,000 with chunk 1,000: about 40 MB at a time) instead of ``N × N``.
+
+    Shapes: ``(N, D)`` and ``(M, D)``; returns ``(precision, recall)`` in [0, 1].
+    """
+    real = torch.as_tensor(_float64(real_features, "real_features"), dtype=torch.float32)
+    fake = torch.as_tensor(_float64(fake_features, "fake_features"), dtype=torch.float32)
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {tuple(real.shape)} and "
+                         f"{tuple(fake.shape)}")
+    if not 1 <= k < min(len(real), len(fake)):
+        raise ValueError(f"k must be at least 1 and smaller than both set sizes, got k = {k} for "
+                         f"{len(real)} and {len(fake)} points")
+    real_radii = _kth_neighbour_radii(real, k, chunk)
+    fake_radii = _kth_neighbour_radii(fake, k, chunk)
+    precision = _inside_any_ball(fake, real, real_radii, chunk).double().mean().item()
+    recall = _inside_any_ball(real, fake, fake_radii, chunk).double().mean().item()
+    return precision, recall
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    r"""Structural similarity per image pair (Wang et al. 2004), averaged over pixels and channels.
+
+    .. math:: \mathrm{SSIM}(x, y) = \frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}
+                                        {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)},
+              \quad C_1 = (K_1 L)^2,\ C_2 = (K_2 L)^2
+
+    with local means, variances and covariance under an 11×11 Gaussian window of σ = 1.5,
+    :math:`K_1 = 0.01`, :math:`K_2 = 0.03` and :math:`L` = ``data_range``, over the positions
+    where the window fits inside the image (no padding). 1 for identical images.
+
+    Shapes: ``(B, C, H, W)`` (or ``(B, H, W)``) with ``H, W ≥ 11`` → ``(B,)``.
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.dim() == 3:
+        x, y = x[:, None], y[:, None]
+    if x.dim() != 4 or min(x.shape[-2:]) < 11:
+        raise ValueError(f"expected images (B, C, H, W) with H, W >= 11, got {tuple(x.shape)}")
+    x, y = x.double(), y.double()
+    c = x.shape[1]
+    window = _gaussian_window(dtype=x.dtype).to(x.device).expand(c, 1, 11, 11)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window, groups=c)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.flatten(1).mean(1)
