@@ -7,6 +7,7 @@
     data fetch NAME               put MNIST / Fashion-MNIST into the data cache
     bench [NAME...]               run the benchmarks in benchmarks/
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
+    grade DIR [--out report.csv]  run returned exercise notebooks, write per-check results
 
 Heavy modules (torch, nbclient, jupytext) are imported inside the verbs that need them.
 Mistakes a user can make (an unknown notebook, no course folder) print one line and exit
@@ -65,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     bench = verbs.add_parser("bench", help="run the benchmarks (benchmarks/bench_*.py); prints figures")
     bench.add_argument("names", nargs="*", metavar="NAME", help='e.g. "notebooks" for bench_notebooks.py')
 
+    grade = verbs.add_parser("grade", help="run returned exercise notebooks and report each check's verdict",
+                             description="Run every .ipynb under DIR (DIR/STUDENT/NN_topic.ipynb or "
+                                         "DIR/STUDENT_NN_topic.ipynb) in its own kernel, from a copy, and write "
+                                         "one row per student, exercise and check to CSV and JSON. This runs "
+                                         "student code: use a throwaway environment.")
+    grade.add_argument("directory", metavar="DIR")
+    grade.add_argument("--out", default="report.csv", help="CSV report; the JSON goes beside it (default report.csv)")
+    grade.add_argument("--cell-timeout", type=float, default=120, metavar="S", help="seconds per cell (default 120)")
+    grade.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per notebook (default 600)")
+
     lab = verbs.add_parser("lab", help="start the course in JupyterLab on 127.0.0.1 (what `make lab` runs)")
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -78,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     verb = {"list": _list, "run": _run, "exercises": _exercises, "doctor": _doctor,
-            "data": _data, "bench": _bench, "lab": _lab}[args.verb]
+            "data": _data, "bench": _bench, "lab": _lab, "grade": _grade}[args.verb]
     try:
         return verb(args)
     except CourseError as e:
@@ -273,6 +284,22 @@ def _bench(args: argparse.Namespace) -> int:
             code = 1
         status = status or int(code or 0)
     return status
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from . import grading
+
+    try:
+        results = grading.grade(args.directory, cell_timeout=args.cell_timeout, notebook_timeout=args.timeout)
+    except FileNotFoundError as e:
+        raise CourseError(str(e)) from None
+    csv_path, json_path = grading.write_reports(results, args.out)
+    students = sorted({r.student for r in results})
+    for student in students:
+        mine = [r for r in results if r.student == student]
+        print(f"{student}: {sum(r.status == 'passed' for r in mine)}/{len(mine)} checks passed")
+    print(f"wrote {csv_path} and {json_path}")
+    return 0
 
 
 def _lab(args: argparse.Namespace) -> int:
