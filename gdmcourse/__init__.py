@@ -29,7 +29,7 @@ def require_version(required: str) -> None:
                            "(or `pip install -e .` in your environment), then restart the kernel.")
 
 
-_SUBMODULES = {"autoencoder", "checks", "course", "data", "gan", "grading", "metrics", "minimax", "nets", "plot", "reparam",
+_SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "gan", "grading", "metrics", "minimax", "nets", "plot", "reparam",
                "runtime", "train", "vae", "wgan", "widgets"}
 
 
@@ -46,7 +46,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from . import (autoencoder, checks, course, data, gan, grading, metrics, minimax, nets, plot, reparam, train,  # noqa: F401
+    from . import (autoencoder, checkpoints, checks, course, data, gan, grading, metrics, minimax, nets, plot, reparam, train,  # noqa: F401
                    vae, wgan, widgets)
     from .runtime import device, profile, startup  # noqa: F401
 

@@ -8,6 +8,7 @@
     bench [NAME...]               run the benchmarks in benchmarks/
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
     grade DIR [--out report.csv]  run returned exercise notebooks, write per-check results
+    train NAME                    train a shipped checkpoint (e.g. classifier-mnist), record its sha256
 
 Heavy modules (torch, nbclient, jupytext) are imported inside the verbs that need them.
 Mistakes a user can make (an unknown notebook, no course folder) print one line and exit
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-timeout", type=float, default=120, metavar="S", help="seconds per cell (default 120)")
     grade.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per notebook (default 600)")
 
+    train_ = verbs.add_parser("train", help="train a checkpoint the package ships (gdmcourse/weights/)",
+                              description="Train NAME with its fixed recipe and seed, save the weights "
+                                          "atomically and record their sha256 and this command.")
+    train_.add_argument("name", metavar="NAME", help="classifier-mnist or classifier-fashion-mnist")
+    train_.add_argument("--no-progress", action="store_true")
+
     lab = verbs.add_parser("lab", help="start the course in JupyterLab on 127.0.0.1 (what `make lab` runs)")
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
@@ -89,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     verb = {"list": _list, "run": _run, "exercises": _exercises, "doctor": _doctor,
-            "data": _data, "bench": _bench, "lab": _lab, "grade": _grade}[args.verb]
+            "data": _data, "bench": _bench, "lab": _lab, "grade": _grade, "train": _train}[args.verb]
     try:
         return verb(args)
     except CourseError as e:
@@ -299,6 +306,18 @@ def _grade(args: argparse.Namespace) -> int:
         mine = [r for r in results if r.student == student]
         print(f"{student}: {sum(r.status == 'passed' for r in mine)}/{len(mine)} checks passed")
     print(f"wrote {csv_path} and {json_path}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import checkpoints
+
+    try:
+        path, record = checkpoints.train_checkpoint(args.name, progress=not args.no_progress)
+    except checkpoints.CheckpointError as e:
+        raise CourseError(str(e)) from None
+    print(f"wrote {path} (sha256 {record['sha256'][:16]}...): " +
+          ", ".join(f"{k} {v}" for k, v in record.items() if k in ("test_accuracy", "epochs", "train_seconds")))
     return 0
 
 

@@ -9,7 +9,9 @@ course trains itself (notebook 09); here they are plain ``(N, D)`` tensors or ar
   two feature sets (Heusel et al. 2017);
 - :func:`inception_score`: :math:`\exp \mathbb E_x \mathrm{KL}(p(y|x) \| p(y))` (Salimans et al. 2016);
 - :func:`precision_recall`: k-NN manifold precision and recall (Kynkäänniemi et al. 2019);
-- :func:`ssim`: structural similarity of image pairs (Wang et al. 2004).
+- :func:`ssim`: structural similarity of image pairs (Wang et al. 2004);
+- :func:`feature_extractor`: the course's own classifier (shipped weights) whose penultimate
+  layer and softmax feed the metrics above.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim"]
-
-ArrayLike = "torch.Tensor | np.ndarray"
-
+__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim", "FeatureExtractor",
+           "feature_extractor"]
 
 def _float64(x: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -195,3 +195,51 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(1)
+
+
+class FeatureExtractor:
+    """The course's feature network for one data set: a trained :class:`gdmcourse.nets.SmallCNN`.
+
+    ``features(x)`` gives the 128-dim penultimate layer (for :func:`fid` and
+    :func:`precision_recall`), ``probs(x)`` the softmax over the 10 classes (for
+    :func:`inception_score`). Images are ``(N, 1, 28, 28)`` in [0, 1]; they are processed in
+    batches on ``device`` and the results come back on the CPU.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device | str = "cpu", batch_size: int = 1000) -> None:
+        self.model = model.to(device).eval()
+        self.device, self.batch_size = torch.device(device), batch_size
+
+    @torch.no_grad()
+    def _map(self, fn, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise ValueError(f"expected images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
+        if x.min() < -1e-3 or x.max() > 1 + 1e-3:
+            raise ValueError(f"images must lie in [0, 1] (got {x.min().item():.3g}..{x.max().item():.3g}); "
+                             "map a GAN's tanh outputs with (x + 1) / 2")
+        return torch.cat([fn(x[i:i + self.batch_size].float().to(self.device)).cpu()
+                          for i in range(0, len(x), self.batch_size)])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer features, ``(N, 128)``."""
+        return self._map(self.model.features, x)
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities, ``(N, 10)``."""
+        return self._map(lambda b: torch.softmax(self.model(b), dim=1), x)
+
+
+def feature_extractor(dataset: str, device: torch.device | str | None = None) -> FeatureExtractor:
+    """The course's own classifier for ``"mnist"`` or ``"fashion-mnist"``, loaded from the shipped weights.
+
+    The weights were made by ``python -m gdmcourse train classifier-DATASET`` (see
+    ``gdmcourse/weights/checkpoints.json`` for the sha256, the command and the test accuracy);
+    nothing is downloaded.
+    """
+    from . import checkpoints, nets, runtime
+
+    if dataset not in ("mnist", "fashion-mnist"):
+        raise ValueError(f"no feature network for {dataset!r}; choose 'mnist' or 'fashion-mnist'")
+    model = nets.SmallCNN()
+    model.load_state_dict(checkpoints.load_state(f"classifier-{dataset}"))
+    return FeatureExtractor(model, device if device is not None else runtime.device())

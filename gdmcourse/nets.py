@@ -194,3 +194,31 @@ def _with_label(z: torch.Tensor, y: torch.Tensor | None, num_classes: int | None
         return z
     _check_labels(y, num_classes, len(z))
     return torch.cat([z, nn.functional.one_hot(y.long(), num_classes).to(z.dtype)], dim=1)
+
+
+class SmallCNN(nn.Module):
+    """A small convolutional classifier for 28×28 images, the course's own feature network.
+
+    ``(channels, 28, 28) → conv 32 → conv 32 /2 → conv 64 → conv 64 /2 → Linear 128 → classes``
+    (ReLU throughout). :meth:`features` gives the 128-dim penultimate layer (FID,
+    precision/recall), :meth:`forward` the logits (softmax: Inception Score).
+    """
+
+    def __init__(self, num_classes: int = 10, channels: int = 1, feature_dim: int = 128) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),   # 28 → 14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(),   # 14 → 7
+            nn.Flatten(), nn.Linear(64 * 7 * 7, feature_dim), nn.ReLU(),
+        )
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[-2:] != (28, 28):
+            raise ValueError(f"SmallCNN expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

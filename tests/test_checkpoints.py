@@ -1,0 +1,65 @@
+"""The shipped feature networks: verified before loading, accurate on the test sets (checked here,
+not copied from the training log), and clear errors for missing or corrupt files."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from gdmcourse import checkpoints, data, metrics
+
+
+@pytest.mark.parametrize("dataset, floor", [("mnist", 0.99), ("fashion-mnist", 0.90)])
+def test_feature_extractor_accuracy_and_outputs(dataset, floor):
+    x, y = data.load_images(dataset, "test")
+    net = metrics.feature_extractor(dataset, device="cpu")
+    probs = net.probs(x)  # the whole test set, as the course's claim is stated
+    accuracy = (probs.argmax(1) == y).double().mean().item()
+    assert accuracy >= floor
+    assert torch.allclose(probs.sum(1), torch.ones(len(x)), atol=1e-5)
+    assert net.features(x[:7]).shape == (7, 128)
+    record = checkpoints.registry()[f"classifier-{dataset}"]
+    assert record["command"] == f"python -m gdmcourse train classifier-{dataset}"
+    assert record["test_accuracy"] >= floor
+
+
+def test_feature_extractor_rejects_bad_input():
+    net = metrics.feature_extractor("mnist", device="cpu")
+    with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
+        net.features(torch.full((2, 1, 28, 28), -1.0))
+    with pytest.raises(ValueError, match="28, 28"):
+        net.probs(torch.zeros(2, 28, 28))
+    with pytest.raises(ValueError, match="mnist"):
+        metrics.feature_extractor("cifar10")
+
+
+@pytest.fixture
+def weights_copy(tmp_path, monkeypatch):
+    shutil.copytree(checkpoints.WEIGHTS, tmp_path / "weights")
+    monkeypatch.setattr(checkpoints, "WEIGHTS", tmp_path / "weights")
+    monkeypatch.setattr(checkpoints, "REGISTRY", tmp_path / "weights" / "checkpoints.json")
+    return tmp_path / "weights"
+
+
+def test_corrupt_or_missing_checkpoint_gives_the_fix(weights_copy):
+    path = weights_copy / "classifier-mnist.pt"
+    blob = bytearray(path.read_bytes())
+    blob[-10] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(checkpoints.CheckpointError, match="sha256.*python -m gdmcourse train classifier-mnist"):
+        checkpoints.load_state("classifier-mnist")
+    path.unlink()
+    with pytest.raises(checkpoints.CheckpointError, match="missing"):
+        checkpoints.load_state("classifier-mnist")
+    with pytest.raises(checkpoints.CheckpointError, match="unknown checkpoint"):
+        checkpoints.load_state("classifier-cifar")
+
+
+def test_save_is_atomic_and_recorded(weights_copy):
+    state = {"w": torch.arange(4.0)}
+    path = checkpoints._save("classifier-mnist", state, {"test_accuracy": 0.5})
+    assert torch.equal(torch.load(path, weights_only=True)["w"], state["w"])
+    assert checkpoints.registry()["classifier-mnist"]["sha256"] == checkpoints._sha256(path)
+    assert not list(weights_copy.glob("*.part"))
