@@ -122,11 +122,12 @@ def generator_criterion(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.Te
 
 # ------------------------------------------------------------------------------ losses
 
-def _logits(x: torch.Tensor, name: str) -> torch.Tensor:
+def _outputs(x: torch.Tensor, name: str, network: str = "discriminator") -> torch.Tensor:
+    """Check a network's outputs before a loss uses them (shared with :mod:`gdmcourse.wgan`)."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of logits, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a tensor of {network} outputs, got {type(x).__name__}")
     if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN: the discriminator diverged (lower the learning rate?)")
+        raise ValueError(f"{name} contains NaN: the {network} diverged (lower the learning rate?)")
     return x
 
 
@@ -144,7 +145,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     Returns:
         a scalar; :math:`2\log 2 \approx 1.386` when the discriminator outputs 1/2 everywhere.
     """
-    real, fake = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    real, fake = _outputs(real_logits, "real_logits"), _outputs(fake_logits, "fake_logits")
     return -F.logsigmoid(real).mean() - F.logsigmoid(-fake).mean()
 
 
@@ -156,7 +157,7 @@ def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
     Its gradient vanishes when the discriminator confidently rejects the samples
     (:math:`D(G(z)) \to 0`), which is where a young generator starts: it *saturates*.
     """
-    return F.logsigmoid(-_logits(fake_logits, "fake_logits")).mean()
+    return F.logsigmoid(-_outputs(fake_logits, "fake_logits")).mean()
 
 
 def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -167,7 +168,7 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     Same fixed point as the minimax loss, but its gradient is largest where
     :math:`D(G(z))` is small, i.e. where the generator is bad.
     """
-    return -F.logsigmoid(_logits(fake_logits, "fake_logits")).mean()
+    return -F.logsigmoid(_outputs(fake_logits, "fake_logits")).mean()
 
 
 # -------------------------------------------------------------------------- evaluation

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gan import _outputs
+
 __all__ = [
     "parallel_lines_wasserstein", "parallel_lines_jsd",
     "critic_loss", "generator_loss", "hinge_discriminator_loss", "hinge_generator_loss",
@@ -52,11 +54,7 @@ def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
 # ------------------------------------------------------------------------------ losses
 
 def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of critic outputs, got {type(x).__name__}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN: the critic diverged (lower the learning rate?)")
-    return x
+    return _outputs(x, name, network="critic")
 
 
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
