@@ -29,8 +29,8 @@ def require_version(required: str) -> None:
                            "(or `pip install -e .` in your environment), then restart the kernel.")
 
 
-_SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "gan", "grading", "metrics", "minimax", "nets", "plot", "reparam",
-               "runtime", "train", "vae", "wgan", "widgets"}
+_SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "ddpm", "gan", "grading", "metrics",
+               "minimax", "nets", "plot", "reparam", "runtime", "train", "vae", "wgan", "widgets"}
 
 
 # Runtime: seeds, device, profile (re-exported from gdmcourse.runtime, imported on first use)
@@ -46,8 +46,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from . import (autoencoder, checkpoints, checks, course, data, gan, grading, metrics, minimax, nets, plot, reparam, train,  # noqa: F401
-                   vae, wgan, widgets)
+    from . import (autoencoder, checkpoints, checks, course, data, ddpm, gan, grading,  # noqa: F401
+                   metrics, minimax, nets, plot, reparam, train, vae, wgan, widgets)
     from .runtime import device, profile, startup  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]

@@ -222,3 +222,21 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    r"""Sinusoidal embedding of diffusion steps (Vaswani et al. 2017, as in DDPM's UNet).
+
+    .. math:: e(t)_i = \sin(t\,\omega_i),\quad e(t)_{i + d/2} = \cos(t\,\omega_i),\qquad
+              \omega_i = \mathrm{max\_period}^{-i/(d/2)},\ i = 0, \dots, d/2 - 1
+
+    Shapes: ``t (B,)`` (integer or float steps) → ``(B, dim)``; an odd ``dim`` gets a zero last column.
+    """
+    if dim < 2:
+        raise ValueError(f"dim must be at least 2, got {dim}")
+    t = torch.as_tensor(t).reshape(-1).float()
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t[:, None] * freqs[None, :]
+    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+    return torch.nn.functional.pad(emb, (0, dim % 2))

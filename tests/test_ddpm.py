@@ -1,0 +1,129 @@
+"""gdmcourse.ddpm against independent routes: iterating q(x_t | x_{t-1}) by Monte Carlo, Gaussian
+conditioning for the posterior, Nichol & Dhariwal's closed form for the cosine schedule, and an
+oracle noise predictor for a point mass (whose exact reverse process ends at that point)."""
+
+import math
+
+import pytest
+import torch
+
+from gdmcourse import ddpm, nets
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(100, 1e-3, 0.1))
+
+
+def test_closed_form_matches_iterated_noising(schedule):
+    g = torch.Generator().manual_seed(0)
+    n, x0 = 200_000, 1.5
+    x = torch.full((n,), x0, dtype=torch.float64)
+    for t in range(40):  # steps 1..40: x_t = sqrt(1 - β_t) x_{t-1} + sqrt(β_t) ε
+        x = (1 - schedule.betas[t]).sqrt() * x + schedule.betas[t].sqrt() * torch.randn(n, generator=g, dtype=torch.float64)
+    closed = schedule.q_sample(torch.full((n,), x0, dtype=torch.float64), 39, torch.randn(n, generator=g, dtype=torch.float64))
+    mean, var = schedule.alphas_cumprod[39].sqrt() * x0, 1 - schedule.alphas_cumprod[39]
+    se_mean, se_var = math.sqrt(var / n), var * math.sqrt(2 / n)
+    for sample in (x, closed):
+        assert abs(sample.mean() - mean) < 5 * se_mean and abs(sample.var() - var) < 5 * se_var
+
+
+def test_posterior_is_gaussian_conditioning(schedule):
+    g = torch.Generator().manual_seed(1)
+    x0, xt = torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
+    for t in [1, 17, 99]:
+        a_prev, alpha, beta = schedule.alphas_cumprod[t - 1], schedule.alphas[t], schedule.betas[t]
+        # x_{t-1} | x0 ~ N(sqrt(ā_{t-1}) x0, 1 - ā_{t-1});  x_t | x_{t-1} ~ N(sqrt(α_t) x_{t-1}, β_t)
+        precision = 1 / (1 - a_prev) + alpha / beta
+        mean = (a_prev.sqrt() * x0 / (1 - a_prev) + alpha.sqrt() * xt / beta) / precision
+        got_mean, got_var, got_logvar = schedule.q_posterior(x0, xt, torch.full((6,), t))
+        assert torch.allclose(got_mean, mean, atol=1e-12)
+        assert torch.allclose(got_var.flatten(), torch.full((6,), 1 / precision.item(), dtype=torch.float64))
+        assert torch.allclose(got_logvar.exp(), got_var)
+    # the first step: q(x_0 | x_1, x_0) is the point x_0 (variance 0)
+    mean0, var0, _ = schedule.q_posterior(x0, xt, 0)
+    assert torch.allclose(mean0, x0) and (var0 == 0).all()
+
+
+def test_schedules():
+    cos = ddpm.cosine_beta_schedule(1000)
+    abar = torch.cumprod(1 - cos, 0)
+    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    for t in [1, 10, 500, 900]:
+        assert abar[t - 1].item() == pytest.approx(f(t) / f(0), rel=1e-9)
+    assert cos.max() <= 0.999 and (cos[1:] >= cos[:-1]).all()
+    lin = ddpm.linear_beta_schedule(1000)
+    assert lin[0].item() == 1e-4 and lin[-1].item() == pytest.approx(0.02)
+    assert torch.cumprod(1 - lin, 0)[-1] < 1e-4  # x_T is almost pure noise
+    with pytest.raises(ValueError):
+        ddpm.DiffusionSchedule([0.1, 1.0])
+
+
+def test_predict_x0_inverts_q_sample_and_index_errors(schedule):
+    g = torch.Generator().manual_seed(2)
+    x0, eps = torch.randn(4, 2, 5, 5, generator=g), torch.randn(4, 2, 5, 5, generator=g)
+    t = torch.tensor([0, 5, 50, 99])
+    assert torch.allclose(schedule.predict_x0(schedule.q_sample(x0, t, eps), t, eps), x0, atol=1e-4)
+    with pytest.raises(ValueError, match="0..99"):
+        schedule.q_sample(x0, torch.tensor([0, 1, 2, 100]), eps)
+
+
+class PointMassOracle:
+    """The exact noise predictor when all data sit at one point c: ε = (x_t − sqrt(ā_t) c) / sqrt(1 − ā_t)."""
+
+    def __init__(self, schedule, c):
+        self.schedule, self.c = schedule, c
+
+    def __call__(self, x, t):
+        ab = self.schedule.alphas_cumprod[t.cpu()].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+        return (x - ab.sqrt() * self.c) / (1 - ab).sqrt()
+
+
+def test_samplers_recover_a_point_mass(schedule):
+    c = torch.tensor([0.5, -1.0])
+    oracle = PointMassOracle(schedule, c)
+    x = schedule.sample(oracle, (64, 2), generator=torch.Generator().manual_seed(3), progress=False)
+    assert torch.allclose(x, c.expand(64, 2), atol=1e-4)
+    for eta in [0.0, 1.0]:
+        x = schedule.ddim_sample(oracle, (64, 2), steps=10, eta=eta, generator=torch.Generator().manual_seed(4),
+                                 progress=False)
+        assert torch.allclose(x, c.expand(64, 2), atol=1e-4)
+
+
+def test_p_sample_mean_is_the_posterior_mean_and_no_noise_at_the_end(schedule):
+    c = torch.tensor([[0.3]])
+    oracle = PointMassOracle(schedule, c)
+    xt = torch.randn(5, 1, generator=torch.Generator().manual_seed(5))
+    for t in [0, 30, 99]:
+        mean, var, _ = schedule.p_mean_variance(oracle, xt, t)
+        post_mean, post_var, _ = schedule.q_posterior(c.expand(5, 1), xt, t)
+        assert torch.allclose(mean, post_mean, atol=1e-5) and torch.allclose(var, post_var)
+    # t index 0 (step 1): the mean, no noise, even with variance β_1 > 0
+    a = schedule.p_sample(oracle, xt, 0, generator=torch.Generator().manual_seed(6), variance="beta")
+    b = schedule.p_sample(oracle, xt, 0, generator=torch.Generator().manual_seed(7), variance="beta")
+    assert torch.equal(a, b)
+    a = schedule.p_sample(oracle, xt, 50, generator=torch.Generator().manual_seed(6))
+    b = schedule.p_sample(oracle, xt, 50, generator=torch.Generator().manual_seed(7))
+    assert not torch.equal(a, b)
+    beta_var = schedule.p_mean_variance(oracle, xt, 50, variance="beta")[1]
+    assert torch.allclose(beta_var.flatten(), schedule.betas[50].float().expand(5))
+
+
+def test_loss_simple(schedule):
+    c = torch.tensor([2.0, 0.0])
+    x0 = c.expand(4096, 2).clone()
+    assert schedule.loss_simple(PointMassOracle(schedule, c), x0, generator=torch.Generator().manual_seed(8)) < 1e-8
+    zero = schedule.loss_simple(lambda x, t: torch.zeros_like(x), x0, generator=torch.Generator().manual_seed(8))
+    assert zero.item() == pytest.approx(1.0, abs=0.05)  # E ε² = 1 per element
+
+
+def test_timestep_embedding():
+    t = torch.tensor([0, 1, 250])
+    e = nets.timestep_embedding(t, 8)
+    assert e.shape == (3, 8)
+    assert torch.allclose(e[0], torch.tensor([0.0] * 4 + [1.0] * 4))
+    for k in range(4):
+        w = 10_000 ** (-k / 4)
+        assert e[2, k].item() == pytest.approx(math.sin(250 * w), abs=1e-5)
+        assert e[2, 4 + k].item() == pytest.approx(math.cos(250 * w), abs=1e-5)
+    assert nets.timestep_embedding(t, 7).shape == (3, 7)
