@@ -30,7 +30,7 @@ def require_version(required: str) -> None:
 
 
 _SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "ddpm", "gan", "grading", "metrics",
-               "minimax", "nets", "plot", "reparam", "runtime", "train", "vae", "wgan", "widgets"}
+               "minimax", "nets", "plot", "reparam", "runtime", "train", "vae", "vqvae", "wgan", "widgets"}
 
 
 # Runtime: seeds, device, profile (re-exported from gdmcourse.runtime, imported on first use)
@@ -47,7 +47,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from . import (autoencoder, checkpoints, checks, course, data, ddpm, gan, grading,  # noqa: F401
-                   metrics, minimax, nets, plot, reparam, train, vae, wgan, widgets)
+                   metrics, minimax, nets, plot, reparam, train, vae, vqvae, wgan, widgets)
     from .runtime import device, profile, startup  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]
