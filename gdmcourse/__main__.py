@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     train_ = verbs.add_parser("train", help="train a checkpoint the package ships (gdmcourse/weights/)",
                               description="Train NAME with its fixed recipe and seed, save the weights "
                                           "atomically and record their sha256 and this command.")
-    train_.add_argument("name", metavar="NAME", help="classifier-mnist or classifier-fashion-mnist")
+    train_.add_argument("name", metavar="NAME", help="classifier-mnist, classifier-fashion-mnist or ddpm")
     train_.add_argument("--no-progress", action="store_true")
 
     lab = verbs.add_parser("lab", help="start the course in JupyterLab on 127.0.0.1 (what `make lab` runs)")
@@ -317,7 +317,7 @@ def _train(args: argparse.Namespace) -> int:
     except checkpoints.CheckpointError as e:
         raise CourseError(str(e)) from None
     print(f"wrote {path} (sha256 {record['sha256'][:16]}...): " +
-          ", ".join(f"{k} {v}" for k, v in record.items() if k in ("test_accuracy", "epochs", "train_seconds")))
+          ", ".join(f"{k} {v}" for k, v in record.items() if k in ("test_accuracy", "epochs", "steps", "final_loss_mean_last_500", "train_seconds")))
     return 0
 
 

@@ -117,9 +117,50 @@ def _train_classifier(dataset: str, epochs: int, progress: bool) -> tuple[dict[s
     return model.state_dict(), info
 
 
+DDPM_STEPS = 5000
+
+
+def _ddpm_unet() -> torch.nn.Module:
+    from . import nets
+
+    return nets.UNet(channels=1, width=16, mults=(1, 2, 2), attention=True)
+
+
+def _train_ddpm(dataset: str, progress: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from . import data, ddpm, runtime
+
+    runtime.startup(seed=0)
+    x, _ = data.load_images(dataset, "train")
+    model = _ddpm_unet()
+    schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(1000))
+    history = ddpm.train_ddpm(model, schedule, ddpm.to_model_range(x), steps=DDPM_STEPS, batch_size=128, lr=1e-3,
+                              warmup=200, ema_decay=0.999, seed=0, device="cpu", progress=progress)
+    tail = history.loss[-500:]
+    info = {"steps": DDPM_STEPS, "batch_size": 128, "schedule": "linear, T=1000",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "final_loss_mean_last_500": round(sum(tail) / len(tail), 4), "train_seconds": round(history.seconds, 1),
+            "weights": "EMA (decay 0.999)"}
+    return history.ema.state_dict(), info
+
+
+MODELS: dict[str, Callable[[], torch.nn.Module]] = {
+    "ddpm": _ddpm_unet,
+}
+
+
+def load_model(name: str) -> torch.nn.Module:
+    """The network of checkpoint ``name`` with its verified weights, on the CPU in eval mode."""
+    if name not in MODELS:
+        raise CheckpointError(f"checkpoint {name!r} has no model builder; load its state with load_state")
+    model = MODELS[name]()
+    model.load_state_dict(load_state(name))
+    return model.eval()
+
+
 TRAINERS: dict[str, Callable[[bool], tuple[dict[str, torch.Tensor], dict[str, Any]]]] = {
     "classifier-mnist": lambda progress: _train_classifier("mnist", 3, progress),
     "classifier-fashion-mnist": lambda progress: _train_classifier("fashion-mnist", 6, progress),
+    "ddpm": lambda progress: _train_ddpm("mnist", progress),
 }
 
 

@@ -21,12 +21,16 @@ index ``T - 1`` is step :math:`T`. A model receives the index ``t`` (``0 ≤ t <
 
 from __future__ import annotations
 
+import copy
 import math
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule"]
+__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "DDPMHistory", "train_ddpm",
+           "to_model_range", "to_image_range"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -136,26 +140,33 @@ class DiffusionSchedule:
 
     # ----------------------------------------------------------------------- sampling
 
-    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int,
-                        variance: str = "posterior") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int, variance: str = "posterior",
+                        clip: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Mean and variance of the learned :math:`p_\theta(x_{t-1} \mid x_t)`, and the model's :math:`\hat\epsilon`:
 
         .. math:: \mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\hat\epsilon\Big),
                   \qquad \sigma_t^2 = \tilde\beta_t \ (\text{``posterior''}) \text{ or } \beta_t \ (\text{``beta''})
+
+        ``clip=True`` (as in Ho et al.'s code, not in Algorithm 2) clamps :math:`\hat x_0` to
+        [−1, 1] and uses the posterior mean :math:`\tilde\mu_t(\hat x_0, x_t)`, which equals
+        :math:`\mu_\theta` whenever nothing is clamped.
         """
         if variance not in ("posterior", "beta"):
             raise ValueError(f"variance must be 'posterior' (β̃_t) or 'beta' (β_t), got {variance!r}")
         t_batch = torch.full((len(xt),), t, dtype=torch.long, device=xt.device)
         eps = model(xt, t_batch)
-        mean = (xt - self._at(self.betas / (1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / self._at(self.alphas.sqrt(), t, xt)
+        if clip:
+            mean = self.q_posterior(self.predict_x0(xt, t, eps).clamp(-1, 1), xt, t)[0]
+        else:
+            mean = (xt - self._at(self.betas / (1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / self._at(self.alphas.sqrt(), t, xt)
         var = self._at(self.posterior_variance if variance == "posterior" else self.betas, t, xt)
         return mean, var, eps
 
     @torch.no_grad()
     def p_sample(self, model: Model, xt: torch.Tensor, t: int, generator: torch.Generator | None = None,
-                 variance: str = "posterior") -> torch.Tensor:
+                 variance: str = "posterior", clip: bool = False) -> torch.Tensor:
         r"""One step of Algorithm 2: :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, with :math:`z = 0` at the last step (index 0)."""
-        mean, var, _ = self.p_mean_variance(model, xt, t, variance)
+        mean, var, _ = self.p_mean_variance(model, xt, t, variance, clip=clip)
         if t == 0:
             return mean  # no noise is added when producing x_0
         z = torch.randn(xt.shape, generator=generator, dtype=xt.dtype).to(xt.device)
@@ -164,7 +175,7 @@ class DiffusionSchedule:
     @torch.no_grad()
     def sample(self, model: Model, shape: Sequence[int], generator: torch.Generator | None = None,
                progress: bool = True, variance: str = "posterior", device: torch.device | str | None = None,
-               keep: Sequence[int] = ()) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
+               keep: Sequence[int] = (), clip: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
         r"""Algorithm 2: start from :math:`x_T \sim \mathcal N(0, I)` and apply :meth:`p_sample` ``T`` times.
 
         ``keep``: step indices whose :math:`x_t` to return as well (e.g. for an animation), as
@@ -176,7 +187,7 @@ class DiffusionSchedule:
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
         frames = {self.T: x.cpu()} if self.T in keep else {}
         for t in tqdm(range(self.T - 1, -1, -1), desc="sampling", disable=not progress, leave=False):
-            x = self.p_sample(model, x, t, generator=generator, variance=variance)
+            x = self.p_sample(model, x, t, generator=generator, variance=variance, clip=clip)
             if t in keep:
                 frames[t] = x.cpu()
         return (x, frames) if keep else x
@@ -184,7 +195,7 @@ class DiffusionSchedule:
     @torch.no_grad()
     def ddim_sample(self, model: Model, shape: Sequence[int], steps: int, eta: float = 0.0,
                     generator: torch.Generator | None = None, progress: bool = True,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+                    device: torch.device | str | None = None, clip: bool = False) -> torch.Tensor:
         r"""DDIM (Song et al. 2021): sample with ``steps`` of the ``T`` noise levels, evenly spaced.
 
         From level :math:`t` to the previous kept level :math:`s`:
@@ -195,6 +206,7 @@ class DiffusionSchedule:
 
         with :math:`\bar\alpha_s = 1` after the last level. ``eta = 0`` is deterministic; ``eta = 1``
         with ``steps = T`` matches the ancestral sampler's variance :math:`\tilde\beta_t`.
+        ``clip=True`` clamps :math:`\hat x_0` to [−1, 1] (and re-derives :math:`\hat\epsilon` from it).
         """
         from tqdm.auto import tqdm
 
@@ -208,11 +220,94 @@ class DiffusionSchedule:
             a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0
             eps = model(x, torch.full((len(x),), t, dtype=torch.long, device=device))
             x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+            if clip:
+                x0 = x0.clamp(-1, 1)
+                eps = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
             sigma = eta * math.sqrt((1 - a_s) / (1 - a_t) * (1 - a_t / a_s))
             x = math.sqrt(a_s) * x0 + math.sqrt(max(1 - a_s - sigma**2, 0.0)) * eps
             if sigma > 0:
                 x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(device)
         return x
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] → [−1, 1], the range DDPM's data and its N(0, I) prior share."""
+    return images * 2 - 1
+
+
+def to_image_range(x: torch.Tensor) -> torch.Tensor:
+    """Samples in [−1, 1] → pixels in [0, 1] (clamped)."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+@dataclass
+class DDPMHistory:
+    """What :func:`train_ddpm` returns: the per-step loss, the wall time, and the EMA model."""
+
+    loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    ema: torch.nn.Module | None = None
+
+
+def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.Tensor, *, steps: int,
+               batch_size: int = 128, lr: float = 1e-3, warmup: int = 100, ema_decay: float = 0.995,
+               seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> DDPMHistory:
+    r"""Algorithm 1 for ``steps`` Adam updates of :meth:`DiffusionSchedule.loss_simple`.
+
+    Each step draws a batch of ``data`` (with replacement), a step index per example and
+    the noise from one seeded CPU generator, so runs repeat on any device. The learning rate
+    rises linearly for ``warmup`` steps, then follows a cosine to 0. An exponential moving
+    average of the weights, :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` with
+    ``d = ema_decay`` (Ho et al. use 0.9999 over 800k steps; short runs need a shorter
+    memory), is returned as ``history.ema``: it gives smoother samples than the last weights.
+
+    Args:
+        model: ``model(x_t, t) -> ε̂``; trained in place on ``device`` (its own by default).
+        data: ``(N, ...)`` training examples already in the model's range (images: :func:`to_model_range`).
+    """
+    from tqdm.auto import tqdm
+
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
+    if not torch.isfinite(data).all():
+        raise ValueError("the training data contain NaN or infinite values")
+    device = torch.device(device) if device is not None else _device_of(model)
+    model.to(device).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    gen = torch.Generator().manual_seed(seed)
+    history = DDPMHistory()
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc="DDPM training", disable=not progress, leave=False)
+    for step in bar:
+        x0 = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
+        loss = schedule.loss_simple(model, x0, generator=gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), model.parameters()):
+                p_ema.lerp_(p, 1 - ema_decay)
+        value = loss.item()
+        if value != value:
+            bar.close()
+            raise FloatingPointError(f"the loss became NaN at step {step + 1}; lower the learning rate")
+        history.loss.append(value)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+    bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    history.ema = ema
+    return history
 
 
 def _device_of(model: Model) -> torch.device:

@@ -240,3 +240,103 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     args = t[:, None] * freqs[None, :]
     emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
     return torch.nn.functional.pad(emb, (0, dim % 2))
+
+
+class _ResBlock(nn.Module):
+    """GroupNorm → SiLU → conv, plus the time embedding, twice, with a skip connection."""
+
+    def __init__(self, c_in: int, c_out: int, t_dim: int, groups: int = 8) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(groups, c_in), c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.time = nn.Linear(t_dim, c_out)
+        self.norm2 = nn.GroupNorm(min(groups, c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, t_emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(nn.functional.silu(self.norm1(x)))
+        h = h + self.time(t_emb)[:, :, None, None]  # every channel learns how to react to the noise level
+        h = self.conv2(nn.functional.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class _SelfAttention(nn.Module):
+    """Single-head self-attention over the pixels of a (small) feature map, with a skip connection."""
+
+    def __init__(self, c: int, groups: int = 8) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(min(groups, c), c)
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.out = nn.Conv2d(c, c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).unbind(1)
+        a = nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return x + self.out(a.transpose(1, 2).reshape(b, c, h, w))
+
+
+class UNet(nn.Module):
+    r"""A small UNet :math:`\epsilon_\theta(x_t, t)` for DDPM on 28×28 images (Ho et al. 2020, lecture 001).
+
+    ``in conv → [ResBlock, down]×(levels−1) → ResBlock → ResBlock·attention·ResBlock (middle)
+    → [ResBlock(with skip), up]… → GroupNorm·SiLU·conv``; resolutions 28 → 14 → 7 for three
+    levels. The step ``t`` enters every ResBlock through :func:`timestep_embedding` and a
+    two-layer MLP. The last convolution starts at zero, so the untrained model predicts
+    :math:`\hat\epsilon = 0`.
+
+    Args:
+        channels: image channels (1 for MNIST-like images).
+        width: channels at full resolution; level ``i`` has ``width * mults[i]``.
+        mults: channel multipliers per level (each level after the first halves the resolution).
+        attention: whether the middle (lowest-resolution) block has self-attention.
+    Shapes: ``x (B, channels, H, W)`` with H, W divisible by ``2**(levels-1)``, ``t (B,)`` step indices → ``(B, channels, H, W)``.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 32, mults: Sequence[int] = (1, 2, 2),
+                 attention: bool = True) -> None:
+        super().__init__()
+        self.channels, self.width = channels, width
+        t_dim = 4 * width
+        self.time_mlp = nn.Sequential(nn.Linear(width, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        widths = [width * m for m in mults]
+        self.inp = nn.Conv2d(channels, width, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        c = width
+        for i, w in enumerate(widths):
+            self.down.append(_ResBlock(c, w, t_dim))
+            self.downsample.append(nn.Conv2d(w, w, 3, stride=2, padding=1) if i < len(widths) - 1 else nn.Identity())
+            c = w
+        self.mid1 = _ResBlock(c, c, t_dim)
+        self.attn = _SelfAttention(c) if attention else nn.Identity()
+        self.mid2 = _ResBlock(c, c, t_dim)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for i, w in reversed(list(enumerate(widths))):
+            self.up.append(_ResBlock(c + w, w, t_dim))
+            self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w, w, 3, padding=1))
+                                 if i > 0 else nn.Identity())
+            c = w
+        self.out = nn.Sequential(nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Conv2d(c, channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+        self._factor = 2 ** (len(widths) - 1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels or x.shape[-1] % self._factor or x.shape[-2] % self._factor:
+            raise ValueError(f"UNet expects images of shape (batch, {self.channels}, H, W) with H and W divisible "
+                             f"by {self._factor}, got {tuple(x.shape)}")
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x))
+        t_emb = self.time_mlp(timestep_embedding(t, self.width))
+        h = self.inp(x)
+        skips = []
+        for block, down in zip(self.down, self.downsample):
+            h = block(h, t_emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.attn(self.mid1(h, t_emb)), t_emb)
+        for block, up in zip(self.up, self.upsample):
+            h = up(block(torch.cat([h, skips.pop()], dim=1), t_emb))
+        return self.out(h)

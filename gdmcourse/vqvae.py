@@ -15,11 +15,15 @@ average of the encoder outputs assigned to each code (and only the commitment te
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes"]
+__all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
+           "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior"]
 
 
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -119,3 +123,235 @@ def reset_dead_codes(quantizer: VectorQuantizer, z: torch.Tensor, generator: tor
         quantizer.ema_count[dead] = 1.0
         quantizer.ema_sum[dead] = flat[pick]
     return len(dead)
+
+
+
+# ------------------------------------------------------------------------------ the model
+
+class VQVAE(nn.Module):
+    r"""VQ-VAE for 1×28×28 images: a conv encoder to a 7×7 map of ``code_dim`` vectors, a
+    :class:`VectorQuantizer`, and a transposed-conv decoder.
+
+    ``x (B, 1, 28, 28) → z_e (B, 7, 7, D) → z_q (B, 7, 7, D), indices (B, 7, 7) → x̂ (B, 1, 28, 28)``.
+    The loss is the reconstruction error :math:`\|x - \hat x\|^2` (mean over pixels, so the
+    :math:`\log p(x \mid z_q)` of a Gaussian decoder up to constants) plus the quantizer's loss.
+    The decoder's output is that Gaussian's mean, with no squashing: a final sigmoid saturates
+    and leaves training stuck on blank images for hundreds of steps. Clamp to [0, 1] to show
+    it (:meth:`decode_codes` does).
+    """
+
+    def __init__(self, num_codes: int = 128, code_dim: int = 16, width: int = 32, beta: float = 0.25,
+                 ema: bool = False, decay: float = 0.99, channels: int = 1) -> None:
+        super().__init__()
+        self.num_codes, self.code_dim = num_codes, code_dim
+        self.encoder = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.ReLU(),            # 28 → 14
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.ReLU(),           # 14 → 7
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * width, code_dim, 1),
+        )
+        self.quantizer = VectorQuantizer(num_codes, code_dim, beta=beta, ema=ema, decay=decay)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(code_dim, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.ReLU(),  # 7 → 14
+            nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1),              # 14 → 28
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs :math:`z_e(x)` with the code dimension last: ``(B, 1, 28, 28) → (B, 7, 7, D)``."""
+        if x.dim() != 4 or x.shape[-2:] != (28, 28):
+            raise ValueError(f"VQVAE expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        return self.encoder(x).permute(0, 2, 3, 1)
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Images from quantized vectors ``(B, 7, 7, D) → (B, 1, 28, 28)``."""
+        return self.decoder(z_q.permute(0, 3, 1, 2))
+
+    @torch.no_grad()
+    def code_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The discrete code map of each image: ``(B, 1, 28, 28) → (B, 7, 7)`` (int64)."""
+        return nearest_codes(self.encode(x), self.quantizer.codebook)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Encode, quantize and decode, clamped to pixels in [0, 1]: ``(B, 1, 28, 28) → (B, 1, 28, 28)``."""
+        return self.decode_codes(self.code_map(x))
+
+    @torch.no_grad()
+    def decode_codes(self, indices: torch.Tensor) -> torch.Tensor:
+        """Images from code maps ``(B, 7, 7)`` (e.g. sampled from a prior)."""
+        if indices.min() < 0 or indices.max() >= self.num_codes:
+            raise ValueError(f"code indices must lie in 0..{self.num_codes - 1}")
+        return self.decode(F.embedding(indices, self.quantizer.codebook)).clamp(0, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x̂, vq_loss, indices, z_e)`` for a batch of images."""
+        z_e = self.encode(x)
+        z_q, vq_loss, indices = self.quantizer(z_e)
+        return self.decode(z_q), vq_loss, indices, z_e
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"loss": recon + vq, "recon": mean squared error, "vq": quantizer loss, "indices", "z_e"}``."""
+        x_hat, vq_loss, indices, z_e = self(x)
+        recon = F.mse_loss(x_hat, x)
+        return {"loss": recon + vq_loss, "recon": recon, "vq": vq_loss, "indices": indices, "z_e": z_e}
+
+
+@dataclass
+class VQHistory:
+    """Per logged step: training losses and codebook health over the last ``log_every`` batches."""
+
+    step: list[int] = field(default_factory=list)
+    recon: list[float] = field(default_factory=list)
+    vq: list[float] = field(default_factory=list)
+    perplexity: list[float] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+    resets: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train_vqvae(model: VQVAE, data: torch.Tensor, *, steps: int, batch_size: int = 128, lr: float = 2e-3,
+                reset_every: int = 0, log_every: int = 50, seed: int = 0, device: torch.device | str | None = None,
+                progress: bool = True) -> VQHistory:
+    """Train a :class:`VQVAE` with Adam on batches of ``data (N, 1, 28, 28)`` drawn with a seeded CPU generator.
+
+    Every ``log_every`` steps the history records the mean reconstruction and VQ losses, the
+    :func:`codebook_perplexity` and the number of :func:`dead_codes` over the code indices of
+    those ``log_every`` batches. With ``reset_every > 0``, every ``reset_every`` steps the codes
+    no vector of the current batch chose are moved onto encoder outputs
+    (:func:`reset_dead_codes`); ``history.resets`` counts them.
+    """
+    from tqdm.auto import tqdm
+
+    if steps < 1 or batch_size < 1 or log_every < 1:
+        raise ValueError(f"steps, batch_size and log_every must be positive, got {steps}, {batch_size}, {log_every}")
+    if not torch.isfinite(data).all():
+        raise ValueError("the training data contain NaN or infinite values")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    history = VQHistory()
+    counts = torch.zeros(model.num_codes, dtype=torch.long)
+    sums = {"recon": 0.0, "vq": 0.0}
+    resets = 0
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc="VQ-VAE training", disable=not progress, leave=False)
+    for step in bar:
+        x = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
+        out = model.loss(x)
+        optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        optimizer.step()
+        if not torch.isfinite(out["loss"]):
+            bar.close()
+            raise FloatingPointError(f"the loss became NaN at step {step + 1}; lower the learning rate")
+        counts += torch.bincount(out["indices"].reshape(-1).cpu(), minlength=model.num_codes)
+        sums["recon"] += out["recon"].item()
+        sums["vq"] += out["vq"].item()
+        if reset_every and (step + 1) % reset_every == 0:
+            resets += reset_dead_codes(model.quantizer, out["z_e"], generator=gen)
+        if (step + 1) % log_every == 0:
+            p = counts.double() / counts.sum()
+            nz = p[p > 0]
+            history.step.append(step + 1)
+            history.recon.append(sums["recon"] / log_every)
+            history.vq.append(sums["vq"] / log_every)
+            history.perplexity.append(float(torch.exp(-(nz * nz.log()).sum())))
+            history.dead.append(int((counts == 0).sum()))
+            history.resets.append(resets)
+            bar.set_postfix(recon=f"{history.recon[-1]:.4f}", perplexity=f"{history.perplexity[-1]:.1f}", refresh=False)
+            counts.zero_()
+            sums = {"recon": 0.0, "vq": 0.0}
+    bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+# ------------------------------------------------------------------------------ a prior over codes
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution that sees only pixels above, and left in the same row (PixelCNN, van den Oord et al. 2016).
+
+    Mask ``"A"`` (first layer) also hides the centre pixel, so output ``(i, j)`` depends only on
+    inputs before ``(i, j)`` in raster order; mask ``"B"`` (later layers) keeps the centre,
+    which then holds only information from earlier pixels.
+    """
+
+    def __init__(self, mask_type: str, c_in: int, c_out: int, kernel_size: int) -> None:
+        if mask_type not in ("A", "B") or kernel_size % 2 == 0:
+            raise ValueError(f"mask_type must be 'A' or 'B' and kernel_size odd, got {mask_type!r}, {kernel_size}")
+        super().__init__(c_in, c_out, kernel_size, padding=kernel_size // 2)
+        mask = torch.ones_like(self.weight)
+        k = kernel_size // 2
+        mask[:, :, k, k + (mask_type == "B"):] = 0
+        mask[:, :, k + 1:] = 0
+        self.register_buffer("mask", mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class PixelCNNPrior(nn.Module):
+    r"""An autoregressive prior over code maps, :math:`p(k) = \prod_{i} p(k_i \mid k_{<i})` in raster order.
+
+    ``Embedding → MaskedConv A (7×7) → [ReLU → MaskedConv B (3×3)] × layers (residual) → 1×1 → logits``.
+    Shapes: ``forward(indices (B, H, W)) → logits (B, num_codes, H, W)``; :meth:`sample` draws
+    ``(n, H, W)`` maps one position at a time. (A plain masked-conv stack has a "blind spot" up
+    and right of each pixel, which gated PixelCNNs remove; on 7×7 maps it matters little.)
+    """
+
+    def __init__(self, num_codes: int, width: int = 64, layers: int = 5) -> None:
+        super().__init__()
+        self.num_codes = num_codes
+        self.embed = nn.Embedding(num_codes, width)
+        self.first = MaskedConv2d("A", width, width, 7)
+        self.blocks = nn.ModuleList(MaskedConv2d("B", width, width, 3) for _ in range(layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(width, num_codes, 1))
+
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        if indices.dim() != 3:
+            raise ValueError(f"expected code maps of shape (batch, H, W), got {tuple(indices.shape)}")
+        h = self.first(self.embed(indices).permute(0, 3, 1, 2))
+        for block in self.blocks:
+            h = h + block(F.relu(h))
+        return self.head(h)
+
+    def nll(self, indices: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood per code position (nats)."""
+        return F.cross_entropy(self(indices), indices)
+
+    @torch.no_grad()
+    def sample(self, n: int, shape: tuple[int, int] = (7, 7), generator: torch.Generator | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """Draw ``n`` code maps position by position (``H·W`` forward passes); the randomness comes from a CPU generator."""
+        device = self.embed.weight.device
+        maps = torch.zeros(n, *shape, dtype=torch.long, device=device)
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                probs = torch.softmax(self(maps)[:, :, i, j] / temperature, dim=1).cpu()
+                maps[:, i, j] = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+        return maps
+
+
+def train_prior(prior: PixelCNNPrior, codes: torch.Tensor, *, steps: int, batch_size: int = 128, lr: float = 2e-3,
+                seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> list[float]:
+    """Fit ``prior`` to code maps ``(N, H, W)`` by maximum likelihood (Adam); returns the per-step NLL (nats per code)."""
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else next(prior.parameters()).device
+    prior.to(device).train()
+    optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in tqdm(range(steps), desc="prior training", disable=not progress, leave=False):
+        batch = codes[torch.randint(len(codes), (batch_size,), generator=gen)].to(device)
+        loss = prior.nll(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    prior.eval()
+    return losses

@@ -63,3 +63,10 @@ def test_save_is_atomic_and_recorded(weights_copy):
     assert torch.equal(torch.load(path, weights_only=True)["w"], state["w"])
     assert checkpoints.registry()["classifier-mnist"]["sha256"] == checkpoints._sha256(path)
     assert not list(weights_copy.glob("*.part"))
+
+
+def test_load_model_builds_verified_networks():
+    model = checkpoints.load_model("ddpm")
+    assert not model.training and sum(p.numel() for p in model.parameters()) == checkpoints.registry()["ddpm"]["parameters"]
+    with pytest.raises(checkpoints.CheckpointError, match="no model builder"):
+        checkpoints.load_model("classifier-mnist")

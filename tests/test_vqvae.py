@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from gdmcourse import vqvae
+from gdmcourse import data, vqvae
 
 
 def test_nearest_codes_matches_brute_force():
@@ -71,3 +71,76 @@ def test_reset_dead_codes_revives_them(ema):
     assert before > 16
     assert vqvae.reset_dead_codes(vq, z, generator=torch.Generator().manual_seed(0)) == before
     assert len(vqvae.dead_codes(vqvae.nearest_codes(z, vq.codebook), 32)) < before // 4
+
+
+def test_vqvae_shapes_and_code_maps():
+    torch.manual_seed(0)
+    model = vqvae.VQVAE(num_codes=32, code_dim=4, width=8)
+    x = torch.rand(5, 1, 28, 28)
+    x_hat, loss, indices, z_e = model(x)
+    assert x_hat.shape == x.shape and z_e.shape == (5, 7, 7, 4) and indices.shape == (5, 7, 7)
+    assert torch.equal(model.code_map(x), indices)
+    assert torch.equal(indices, vqvae.nearest_codes(z_e, model.quantizer.codebook))
+    images = model.decode_codes(indices)
+    assert images.min() >= 0 and images.max() <= 1
+    assert torch.allclose(images, x_hat.detach().clamp(0, 1))
+    assert torch.allclose(model.reconstruct(x), images)
+    parts = model.loss(x)
+    assert torch.allclose(parts["loss"], torch.nn.functional.mse_loss(x_hat, x) + loss)
+    with pytest.raises(ValueError, match="28, 28"):
+        model(torch.rand(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="0..31"):
+        model.decode_codes(torch.full((1, 7, 7), 32))
+
+
+def test_train_vqvae_with_ema_and_reset_keeps_the_codebook_alive():
+    """The issue's target (K = 128: perplexity ≥ 64, ≤ 5% dead) on a short run; plain VQ collapses."""
+    x = data.load_images("mnist", "train")[0][:5000]
+    results = {}
+    for name, ema, reset in [("plain", False, 0), ("ema+reset", True, 50)]:
+        torch.manual_seed(0)
+        model = vqvae.VQVAE(num_codes=128, code_dim=16, width=16, ema=ema)
+        h = vqvae.train_vqvae(model, x, steps=300, batch_size=64, lr=1e-3, reset_every=reset, log_every=50,
+                              progress=False)
+        results[name] = h
+        assert len(h.step) == 6 and h.step[-1] == 300
+    good, plain = results["ema+reset"], results["plain"]
+    assert good.perplexity[-1] >= 64 and good.dead[-1] <= 0.05 * 128, (good.perplexity, good.dead)
+    assert plain.perplexity[-1] < 32 and plain.dead[-1] > 64  # the failure EMA and resets fix
+    assert good.recon[-1] < 0.5 * good.recon[0]  # reconstructions are being learnt
+    assert good.resets[-1] > 0 and plain.resets[-1] == 0
+
+
+def test_masked_convolutions_and_the_prior_are_causal():
+    torch.manual_seed(0)
+    for mask_type in "AB":
+        conv = vqvae.MaskedConv2d(mask_type, 1, 1, 5)
+        x = torch.randn(1, 1, 7, 7, requires_grad=True)
+        conv(x)[0, 0, 3, 3].backward()
+        seen = x.grad[0, 0] != 0
+        order = torch.arange(49).reshape(7, 7)
+        assert not seen[order > 24].any()  # never a later pixel
+        assert bool(seen[3, 3]) == (mask_type == "B")  # the centre only for mask B
+        assert seen[order < 24].sum() > 0
+    prior = vqvae.PixelCNNPrior(num_codes=10, width=16, layers=3)
+    codes = torch.randint(10, (1, 7, 7))
+    base = prior(codes)
+    for pos in [0, 17, 48]:
+        changed = codes.clone().flatten()
+        changed[pos] = (changed[pos] + 1) % 10
+        diff = (prior(changed.reshape(1, 7, 7)) - base).abs().amax(1).flatten()
+        assert diff[:pos + 1].max() == 0  # logits up to and at the changed position cannot see it
+        if pos < 48:
+            assert diff[pos + 1:].max() > 0
+    with pytest.raises(ValueError, match="mask_type"):
+        vqvae.MaskedConv2d("C", 1, 1, 3)
+
+
+def test_prior_learns_a_fixed_code_map_and_samples_it():
+    target = torch.randint(8, (7, 7), generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    prior = vqvae.PixelCNNPrior(num_codes=8, width=32, layers=3)
+    losses = vqvae.train_prior(prior, target.expand(64, 7, 7), steps=150, batch_size=16, lr=3e-3, progress=False)
+    assert losses[-1] < 0.05 < math.log(8) - 0.5 < losses[0]
+    samples = prior.sample(4, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (4, 7, 7) and (samples == target).float().mean() > 0.95
