@@ -1081,3 +1081,363 @@ def power_iteration(fn: Callable[..., Any]) -> Verdict:
         return "σ = uᵀWv converges to the largest singular value, with unit vectors u, v."
 
     return _run("power_iteration", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 07: VQ-VAE
+# ----------------------------------------------------------------------------------------------
+
+def nearest_codes(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(z (..., D), codebook (K, D))`` = :math:`\arg\min_k \|z - e_k\|` for every vector (int64, shape ``(...)``)."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(70)
+        # codes of very different norms, so the dot product (similarity) picks other codes than the distance
+        codebook = torch.randn(9, 3, generator=g) * torch.linspace(0.2, 4.0, 9)[:, None]
+        z = torch.randn(2, 5, 3, generator=g)
+        expected = torch.cdist(z.reshape(-1, 3), codebook).argmin(1).reshape(2, 5)
+        got = _call(fn, z, codebook)
+        if not isinstance(got, torch.Tensor):
+            raise _Fail(f"nearest_codes should return a tensor of indices, got {type(got).__name__}.")
+        if got.shape == (2, 5, 3):
+            raise _Fail("you returned vectors of shape (2, 5, 3); return the code INDICES, shape (2, 5).",
+                        "argmin over the K codes gives indices; the caller looks the vectors up.")
+        if got.is_floating_point():
+            raise _Fail("the indices should be integers (torch.long), got floating-point values.", "argmin returns int64.")
+        if got.shape != expected.shape:
+            raise _Fail(f"for z of shape (2, 5, 3) and 9 codes expected indices of shape (2, 5), got {tuple(got.shape)}.",
+                        "one index per vector: reduce over the code axis only, keep the leading dims.")
+        if torch.equal(got, expected):
+            return "argmin of the distances, one index per vector."
+        sims = z @ codebook.T
+        d = torch.cdist(z.reshape(-1, 3), codebook).reshape(2, 5, 9)
+        if torch.equal(got, d.argmax(-1)):
+            raise _Fail("you picked the FARTHEST code.", "argmin, not argmax, of the distances.")
+        if torch.equal(got, sims.argmax(-1)):
+            raise _Fail("you picked the code with the largest dot product z·e_k.",
+                        "the nearest code minimises ‖z − e_k‖² = ‖z‖² − 2 z·e_k + ‖e_k‖²: the ‖e_k‖² term matters.")
+        raise _Fail(f"expected indices {expected.flatten()[:6].tolist()}..., got {got.flatten()[:6].tolist()}...",
+                    "compute all N × K distances (torch.cdist or the expanded square) and argmin over K.")
+
+    return _run("nearest_codes", body)
+
+
+def straight_through(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    r"""Check ``fn(z, codes)``: forward value ``codes``, gradient passed unchanged to ``z`` and none to ``codes``."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(71)
+        z = torch.randn(4, 3, generator=g, requires_grad=True)
+        codes = torch.randn(4, 3, generator=g, requires_grad=True)
+        out = _tensor(_call(fn, z, codes), "straight_through")
+        if out.shape != z.shape:
+            raise _Fail(f"expected shape {tuple(z.shape)}, got {tuple(out.shape)}.")
+        if not torch.allclose(out.detach(), codes.detach(), atol=1e-6):
+            if torch.allclose(out.detach(), z.detach(), atol=1e-6):
+                raise _Fail("the forward value is z itself: the decoder would never see the codes.",
+                            "z_q = z + (codes − z).detach(): its VALUE is codes.")
+            raise _Fail("the forward value should equal the codes.", "z_q = z + (codes − z).detach().")
+        if not out.requires_grad:
+            raise _Fail("the output has no gradient: the encoder would get no training signal.",
+                        "do not detach everything: z_q = z + (codes − z).detach() keeps z's gradient path.")
+        upstream = torch.randn(4, 3, generator=g)
+        out.backward(upstream)
+        gz = z.grad if z.grad is not None else torch.zeros_like(z)
+        gc = codes.grad if codes.grad is not None else torch.zeros_like(codes)
+        if torch.allclose(gz, torch.zeros_like(gz)) and torch.allclose(gc, upstream):
+            raise _Fail("the gradient goes to the codes, not to z: the encoder gets nothing.",
+                        "detach (codes − z), so the gradient of z_q with respect to z is the identity.")
+        if torch.allclose(gz, torch.zeros_like(gz)):
+            raise _Fail("z receives a zero gradient: z + (codes − z) without .detach() cancels it.",
+                        "z_q = z + (codes − z).detach().")
+        if not torch.allclose(gz, upstream, atol=1e-6):
+            raise _Fail("the gradient reaching z is not the incoming gradient copied unchanged.",
+                        "straight-through: ∂z_q/∂z = I, so z.grad must equal the upstream gradient.")
+        if not torch.allclose(gc, torch.zeros_like(gc)):
+            raise _Fail("the codes also receive the decoder's gradient; in VQ-VAE they learn only from the codebook loss.",
+                        "detach the codes inside the straight-through expression.")
+        return "forward = codes, backward = the gradient copied to z (and nothing to the codes)."
+
+    return _run("straight_through", body)
+
+
+def vq_loss(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(z, codes, beta)`` = :math:`\|\mathrm{sg}[z] - e\|^2 + \beta\|z - \mathrm{sg}[e]\|^2` (means), by value and by gradients."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(72)
+        z0, e0, beta = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g), 0.25
+        z, e = z0.clone().requires_grad_(True), e0.clone().requires_grad_(True)
+        got = _tensor(_call(fn, z, e, beta), "vq_loss")
+        mse = F.mse_loss(z0, e0)
+        _match_known(got.detach().reshape(()) if got.numel() == 1 else got.detach(), (1 + beta) * mse, [
+            ((1 + beta) * (z0 - e0).pow(2).sum(), "average the squared errors (F.mse_loss), do not sum."),
+            (mse, "add both terms: the codebook loss AND β × the commitment loss."),
+            (beta * mse, "the codebook term ‖sg[z] − e‖² is missing (with EMA codes it is dropped, but not here)."),
+            ((1 + beta) * (z0 - e0).abs().mean(), "squared distances, not absolute values."),
+        ], "loss for 6 vectors of size 4 with β = 0.25", "return one number.")
+        if not got.requires_grad:
+            raise _Fail("the loss has no gradient at all.", "detach only one side of each term.")
+        got.sum().backward()
+        gz = z.grad if z.grad is not None else torch.zeros_like(z0)
+        ge = e.grad if e.grad is not None else torch.zeros_like(e0)
+        unit = 2 * (z0 - e0) / z0.numel()  # gradient of mean ‖z − e‖² with respect to z
+        if torch.allclose(gz, unit, atol=1e-6) and torch.allclose(ge, -beta * unit, atol=1e-6):
+            raise _Fail("the stop-gradients are swapped: z is pulled with weight 1 and the codes with β.",
+                        "codebook term ‖sg[z] − e‖² moves the CODES (detach z); commitment β‖z − sg[e]‖² moves the "
+                        "ENCODER (detach e).")
+        if torch.allclose(gz, (1 + beta) * unit, atol=1e-6):
+            raise _Fail("z gets the gradient of both terms: nothing is detached.",
+                        "detach z in the codebook term and e in the commitment term.")
+        if not torch.allclose(gz, beta * unit, atol=1e-6):
+            raise _Fail("the gradient with respect to z is wrong; only β × the commitment term should reach z.",
+                        "commitment: beta * F.mse_loss(z, e.detach()).")
+        if not torch.allclose(ge, -unit, atol=1e-6):
+            raise _Fail("the gradient with respect to the codes is wrong; only the codebook term should reach them.",
+                        "codebook: F.mse_loss(z.detach(), e).")
+        return "value (1 + β)·mse, codes pulled by the codebook term, z by β × the commitment term."
+
+    return _run("vq_loss", body)
+
+
+def perplexity(fn: Callable[[torch.Tensor, int], Any]) -> Verdict:
+    r"""Check ``fn(indices, num_codes)`` = :math:`\exp(-\sum_k p_k \log p_k)` of the code usage."""
+
+    def body() -> str:
+        from scipy.stats import entropy
+
+        cases = [torch.tensor([0, 0, 1, 2, 2, 2, 5, 5]).reshape(2, 4), torch.full((10,), 3), torch.arange(16)]
+        for indices, k in zip(cases, [8, 8, 16]):
+            counts = torch.bincount(indices.flatten(), minlength=k).double()
+            expected = math.exp(entropy(counts.numpy()))
+            got = _call(fn, indices, k)
+            try:
+                value = float(got)
+            except (TypeError, ValueError):
+                raise _Fail(f"perplexity should return one number, got {type(got).__name__}.") from None
+            if math.isnan(value):
+                raise _Fail("you returned NaN: unused codes give 0·log 0.",
+                            "leave out the codes with p_k = 0 (their term is 0), e.g. p = p[p > 0].")
+            if math.isclose(value, expected, rel_tol=1e-4):
+                continue
+            h = entropy(counts.numpy())
+            hint = "exp(−Σ p_k log p_k) with p_k = count_k / total."
+            if math.isclose(value, h, rel_tol=1e-4, abs_tol=1e-9):
+                hint = "you returned the entropy; the perplexity is its exponential."
+            elif math.isclose(value, float((counts > 0).sum()), rel_tol=1e-6):
+                hint = "that is the number of codes used; the perplexity weighs them by how often they are used."
+            elif math.isclose(value, math.exp(entropy(counts.numpy(), base=2)), rel_tol=1e-4):
+                hint = "entropy in bits then exp: use the natural log with exp (or log2 with 2**)."
+            raise _Fail(f"for indices {indices.flatten().tolist()[:8]}... and {k} codes expected {expected:.6g}, got {value:.6g}.",
+                        hint)
+        return "exp of the entropy of code usage: 1 for one code, K for all used equally."
+
+    return _run("perplexity", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 08: DDPM
+# ----------------------------------------------------------------------------------------------
+
+def _ddpm_case() -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from . import ddpm
+
+    schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(10, 0.05, 0.3))
+    g = torch.Generator().manual_seed(80)
+    x0 = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    noise = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    t = torch.arange(10)  # every index, 0 included
+    return schedule, x0, noise, t
+
+
+def _shift(values: torch.Tensor, k: int) -> torch.Tensor:
+    """values[t + k] with the ends clamped: an off-by-one in t."""
+    idx = (torch.arange(len(values)) + k).clamp(0, len(values) - 1)
+    return values[idx]
+
+
+def q_sample(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(x0, t, noise, schedule)`` = :math:`\sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon` (index t = step t + 1)."""
+
+    def body() -> str:
+        schedule, x0, noise, t = _ddpm_case()
+        got = _tensor(_call(fn, x0, t, noise, schedule), "q_sample")
+
+        def form(ab: torch.Tensor) -> torch.Tensor:
+            return ab[t, None].sqrt() * x0 + (1 - ab[t, None]).sqrt() * noise
+
+        ab = schedule.alphas_cumprod
+        _match_known(got.double(), form(ab), [
+            (ab[t, None] * x0 + (1 - ab[t, None]) * noise, "square roots: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε (ᾱ_t is a variance factor)."),
+            (form(schedule.alphas), "use the CUMULATIVE product ᾱ_t = Π α_s (schedule.alphas_cumprod), not α_t."),
+            (form(schedule.alphas_cumprod_prev), "off by one: index t holds step t + 1, so use alphas_cumprod[t] itself."),
+            (form(_shift(ab, 1)), "off by one: index t holds step t + 1, so use alphas_cumprod[t] itself."),
+            (ab[t, None].sqrt() * x0 + (1 - ab[t, None].sqrt()) * noise, "the noise is scaled by √(1 − ᾱ_t), not 1 − √ᾱ_t."),
+        ], "x_t for 10 examples, one at each index t = 0..9", "same shape as x0: index ᾱ by t and broadcast over each example.")
+        return "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at every index t."
+
+    return _run("q_sample", body)
+
+
+def q_posterior(fn: Callable[..., Any]) -> Verdict:
+    r"""Check ``fn(x0, xt, t, schedule)`` → ``(mean, variance)`` of :math:`q(x_{t-1} \mid x_t, x_0)`."""
+
+    def body() -> str:
+        schedule, x0, xt, t = _ddpm_case()
+        out = _call(fn, x0, xt, t, schedule)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise _Fail("q_posterior should return the pair (mean, variance).", "end with `return mean, variance`.")
+        mean, var = (_tensor(v, "q_posterior") for v in out)
+        b, a, ab, abp = schedule.betas, schedule.alphas, schedule.alphas_cumprod, schedule.alphas_cumprod_prev
+
+        def m(abp_: torch.Tensor) -> torch.Tensor:
+            return ((abp_.sqrt() * b / (1 - ab))[t, None] * x0 + (a.sqrt() * (1 - abp_) / (1 - ab))[t, None] * xt)
+
+        tilde = (1 - abp) / (1 - ab) * b
+        wrapped = torch.cat([ab[-1:], ab[:-1]])  # alphas_cumprod[t - 1] wraps round to the last step at t = 0
+        _match_known(mean.double(), m(abp), [
+            (m(wrapped), "at index t = 0 (step 1) ᾱ_{t−1} = ᾱ_0 = 1: alphas_cumprod[t − 1] wraps round to the LAST "
+                         "step there. Use schedule.alphas_cumprod_prev."),
+            (m(ab), "off by one: the mean uses ᾱ_{t−1} (schedule.alphas_cumprod_prev[t]), not ᾱ_t."),
+            ((abp.sqrt() * b / (1 - ab))[t, None] * x0 + (a * (1 - abp) / (1 - ab))[t, None] * xt,
+             "the x_t coefficient has √α_t, not α_t."),
+        ], "posterior mean at every index t = 0..9", "the mean has x0's shape.")
+        expected_var = tilde[t, None].expand_as(x0) if var.shape == x0.shape else tilde[t]
+        if var.numel() not in (x0.numel(), len(t)) or var.reshape(-1).shape != expected_var.reshape(-1).shape:
+            raise _Fail(f"expected one variance per example (shape (10,) or (10, 1)) or per entry, got {tuple(var.shape)}.")
+        var_flat, exp_flat = var.double().reshape(-1), expected_var.reshape(-1)
+        if torch.allclose(var_flat, exp_flat, atol=1e-9):
+            return "μ̃_t and β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t, with ᾱ_0 = 1 at the first step."
+        per = (lambda v: v[t].expand_as(x0).reshape(-1)) if var.shape == x0.shape else (lambda v: v[t].reshape(-1))
+        if torch.allclose(var_flat, per(b), atol=1e-9):
+            raise _Fail("that variance is β_t; the posterior's is β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t.",
+                        "β_t is the forward step's variance; conditioning on x_0 shrinks it.")
+        if torch.allclose(var_flat, per((1 - wrapped) / (1 - ab) * b), atol=1e-9):
+            raise _Fail("at index t = 0 the variance should be 0 (ᾱ_0 = 1), yours uses the last step's ᾱ.",
+                        "use schedule.alphas_cumprod_prev.")
+        raise _Fail(f"variance: expected {_fmt(exp_flat)}, got {_fmt(var_flat)}.", "β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t.")
+
+    return _run("q_posterior", body)
+
+
+class _NoiseRecorder(nn.Module):
+    """A noise predictor returning 0.5 everywhere that remembers its inputs ``(x_t, t)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.calls.append((x.detach().clone(), torch.as_tensor(t).detach().clone()))
+        return torch.full_like(x, 0.5)
+
+
+def ddpm_loss(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(model, x0, schedule, generator)`` = Algorithm 1's :math:`\|\epsilon - \epsilon_\theta(x_t, t)\|^2` (mean)."""
+
+    def body() -> str:
+        from . import ddpm
+
+        schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(10, 0.05, 0.3))
+        x0 = torch.full((4000, 2), 2.0)
+        rec = _NoiseRecorder()
+        got = _tensor(_call(fn, rec, x0, schedule, torch.Generator().manual_seed(0)), "ddpm_loss")
+        if len(rec.calls) != 1:
+            raise _Fail(f"the model was called {len(rec.calls)} times; once per batch is enough.",
+                        "call model(x_t, t) once with the whole batch.")
+        xt, t = rec.calls[0]
+        if xt.shape != x0.shape:
+            raise _Fail(f"the model got x_t of shape {tuple(xt.shape)}, expected {tuple(x0.shape)}.")
+        t = t.reshape(-1).long()
+        if t.numel() != len(x0):
+            raise _Fail("draw one step t per example (a tensor of shape (B,)), not one for the whole batch.",
+                        "t = torch.randint(schedule.T, (len(x0),), generator=generator).")
+        if t.min() < 0 or t.max() >= schedule.T:
+            raise _Fail(f"the steps given to the model run {t.min().item()}..{t.max().item()}; indices must lie in 0..T − 1.",
+                        "torch.randint(schedule.T, ...) draws 0..T − 1 (index t is step t + 1).")
+        counts = torch.bincount(t, minlength=schedule.T).double()
+        if (counts == 0).any() or counts.std() / counts.mean() > 0.15:
+            raise _Fail(f"the steps are not drawn uniformly from 0..T − 1 (counts {counts.long().tolist()}).",
+                        "t = torch.randint(schedule.T, (len(x0),), generator=generator).")
+        ab = schedule.alphas_cumprod.float()[t, None]
+        eps = (xt - ab.sqrt() * x0) / (1 - ab).sqrt()  # the noise the student used, if x_t = q_sample(x0, t, eps)
+        off = max(abs(eps[t == k].mean().item()) for k in range(schedule.T))
+        if off > 0.15 or abs(eps.std().item() - 1) > 0.1:
+            raise _Fail("x_t is not distributed as q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) for the step t given to the model.",
+                        "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε with alphas_cumprod[t] at the SAME t you pass to the model.")
+        expected = (eps - 0.5).pow(2).mean()
+        _match_known(got.detach().reshape(()) if got.numel() == 1 else got.detach(), expected, [
+            ((eps - 0.5).pow(2).sum(), "average over all elements (mean), do not sum."),
+            ((xt - 0.5).pow(2).mean(), "compare the prediction with the NOISE ε, not with x_t."),
+            ((x0 - 0.5).pow(2).mean(), "the model predicts the noise ε, not x_0."),
+        ], "L_simple for a model that predicts ε̂ = 0.5", "return one number: the mean of (ε − ε̂)².", rtol=1e-3)
+        again = _call(fn, _NoiseRecorder(), x0, schedule, torch.Generator().manual_seed(0))
+        if not torch.allclose(_tensor(again, "ddpm_loss").detach(), got.detach()):
+            raise _Fail("two calls with identically seeded generators gave different losses.",
+                        "draw t and ε with the given generator.")
+        return "t uniform in 0..T − 1, x_t from q(x_t | x_0), mean squared error against the noise."
+
+    return _run("ddpm_loss", body)
+
+
+class _ConstantEps(nn.Module):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(x, self.value)
+
+
+def p_sample_step(fn: Callable[..., torch.Tensor]) -> Verdict:
+    r"""Check ``fn(model, xt, t, schedule, generator)``: one step of Algorithm 2 with :math:`\sigma_t^2 = \tilde\beta_t`, no noise at t = 0."""
+
+    def body() -> str:
+        from . import ddpm
+
+        schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(10, 0.1, 0.3))
+        model = _ConstantEps(0.3)
+        xt = torch.full((20000, 1), 0.8)
+
+        def mean_at(t: int) -> float:
+            b, a, ab = (v[t].item() for v in (schedule.betas, schedule.alphas, schedule.alphas_cumprod))
+            return (0.8 - b / math.sqrt(1 - ab) * 0.3) / math.sqrt(a)
+
+        for t in (0, 1, 6):
+            out = _tensor(_call(fn, model, xt, t, schedule, torch.Generator().manual_seed(t)), "p_sample_step")
+            if out.shape != xt.shape:
+                raise _Fail(f"x_(t-1) should have x_t's shape {tuple(xt.shape)}, got {tuple(out.shape)}.")
+            out = out.double()
+            mu, var = out.mean().item(), out.var().item()
+            tilde, beta = schedule.posterior_variance[t].item(), schedule.betas[t].item()
+            if t == 0:
+                if var > 1e-10:
+                    raise _Fail("at index t = 0 (the last step, producing x_0) noise was added.",
+                                "return the mean alone when t == 0: x_0 = μ_θ(x_1, 1).")
+                if not math.isclose(mu, mean_at(0), abs_tol=1e-5):
+                    raise _Fail(f"at t = 0 the mean should be {mean_at(0):.5f}, got {mu:.5f}.",
+                                "μ_θ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t.")
+                continue
+            if var < 1e-10:
+                raise _Fail(f"at index t = {t} no noise was added: the sampler would be deterministic and collapse.",
+                            "add σ_t z with z ~ N(0, I) (drawn with the generator) for every t > 0.")
+            se_mu, se_var = math.sqrt(tilde / len(out)), tilde * math.sqrt(2 / len(out))
+            if abs(mu - mean_at(t)) > 6 * se_mu + 1e-6:
+                raise _Fail(f"at t = {t} the samples average {mu:.4f}; μ_θ(x_t, t) = {mean_at(t):.4f}.",
+                            "μ_θ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t, with ᾱ_t = alphas_cumprod[t].")
+            if abs(var - tilde) > 6 * se_var:
+                if abs(var - beta) < 6 * beta * math.sqrt(2 / len(out)):
+                    raise _Fail(f"at t = {t} the noise variance is β_t = {beta:.4f}; this exercise uses β̃_t = {tilde:.4f}.",
+                                "σ_t² = β̃_t = schedule.posterior_variance[t] (Algorithm 2 allows β_t too, but not here).")
+                if abs(math.sqrt(var) - tilde) < 0.05 * tilde:
+                    raise _Fail(f"at t = {t} the noise's STANDARD DEVIATION is β̃_t.", "scale z by σ_t = √β̃_t.")
+                raise _Fail(f"at t = {t} the noise variance is {var:.4f}, expected β̃_t = {tilde:.4f}.",
+                            "x_(t−1) = μ_θ + √β̃_t · z.")
+        a = _call(fn, model, xt[:5], 3, schedule, torch.Generator().manual_seed(1))
+        b = _call(fn, model, xt[:5], 3, schedule, torch.Generator().manual_seed(1))
+        if not torch.equal(_tensor(a, "p_sample_step"), _tensor(b, "p_sample_step")):
+            raise _Fail("two calls with identically seeded generators gave different samples.",
+                        "draw z with torch.randn(x_t.shape, generator=generator).")
+        return "mean μ_θ, noise of variance β̃_t for t > 0, none at t = 0."
+
+    return _run("p_sample_step", body)
