@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 
 __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "DDPMHistory", "train_ddpm",
-           "to_model_range", "to_image_range"]
+           "to_model_range", "to_image_range", "toy_schedule", "train_toy"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -242,11 +242,12 @@ def to_image_range(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class DDPMHistory:
-    """What :func:`train_ddpm` returns: the per-step loss, the wall time, and the EMA model."""
+    """What :func:`train_ddpm` returns: the per-step loss, the wall time, the EMA model (and, from :func:`train_toy`, the data scale)."""
 
     loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     ema: torch.nn.Module | None = None
+    scale: float = 1.0
 
 
 def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.Tensor, *, steps: int,
@@ -308,6 +309,32 @@ def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.
     history.seconds = time.perf_counter() - start
     history.ema = ema
     return history
+
+
+def toy_schedule() -> DiffusionSchedule:
+    """The 2-D toys' schedule: linear, T = 200, β from 10⁻⁴ to 0.1 (Ho et al.'s 0.02 scaled to 5× fewer steps)."""
+    return DiffusionSchedule(linear_beta_schedule(200, 1e-4, 0.1))
+
+
+def train_toy(name: str = "swissroll", *, steps: int = 8000, seed: int = 0, device: torch.device | str | None = None,
+              progress: bool = True) -> tuple[torch.nn.Module, DiffusionSchedule, DDPMHistory]:
+    """DDPM on a 2-D toy of :func:`gdmcourse.data.toy2d` (20,000 points scaled to unit std), the recipe of notebook 08.
+
+    A :class:`gdmcourse.nets.TimeMLP` (3 layers of 128) trained with :func:`train_ddpm` (batch
+    256, learning rate 2·10⁻³, EMA 0.99) under :func:`toy_schedule`. Returns the EMA model, the
+    schedule and the history; the data scale is ``history.scale`` (sample, then multiply).
+    """
+    from . import data, nets
+
+    x = data.toy2d(name, 20_000, seed=seed)
+    scale = float(x.std())
+    torch.manual_seed(seed)
+    model = nets.TimeMLP(2, hidden=128, layers=3)
+    schedule = toy_schedule()
+    history = train_ddpm(model, schedule, x / scale, steps=steps, batch_size=256, lr=2e-3, warmup=100,
+                         ema_decay=0.99, seed=seed, device=device if device is not None else "cpu", progress=progress)
+    history.scale = scale
+    return history.ema, schedule, history
 
 
 def _device_of(model: Model) -> torch.device:

@@ -340,3 +340,30 @@ class UNet(nn.Module):
         for block, up in zip(self.up, self.upsample):
             h = up(block(torch.cat([h, skips.pop()], dim=1), t_emb))
         return self.out(h)
+
+
+class TimeMLP(nn.Module):
+    r"""A noise predictor :math:`\epsilon_\theta(x_t, t)` for low-dimensional data (the 2-D toys of notebook 08).
+
+    The step enters as :func:`timestep_embedding` (``t_dim`` sinusoids), mapped by a linear
+    layer and *added* to each hidden layer, so every layer knows the noise level.
+    Shapes: ``x (B, dim)``, ``t (B,)`` step indices → ``(B, dim)``.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, t_dim: int = 32) -> None:
+        super().__init__()
+        self.dim, self.t_dim = dim, t_dim
+        self.inp = nn.Linear(dim, hidden)
+        self.time = nn.ModuleList(nn.Linear(t_dim, hidden) for _ in range(layers))
+        self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers - 1))
+        self.out = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"TimeMLP expects points of shape (batch, {self.dim}), got {tuple(x.shape)}")
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x))
+        emb = timestep_embedding(t, self.t_dim)
+        h = nn.functional.silu(self.inp(x) + self.time[0](emb))
+        for layer, time in zip(self.hidden, self.time[1:]):
+            h = nn.functional.silu(layer(h) + time(emb))
+        return self.out(h)

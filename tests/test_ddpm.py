@@ -208,3 +208,15 @@ def test_shipped_ddpm_draws_digits_the_course_classifier_recognises():
     assert confident(noise) < 0.4  # the yardstick can fail
     assert confident(probs) > 0.45, confident(probs)
     assert len(set(probs.argmax(1).tolist())) >= 8  # samples of most classes, not one
+
+
+def test_time_mlp():
+    torch.manual_seed(0)
+    net = nets.TimeMLP(dim=2, hidden=16, layers=3, t_dim=8)
+    x = torch.randn(5, 2)
+    out = net(x, torch.arange(5))
+    assert out.shape == (5, 2)
+    a, b = net(x[:1].expand(2, 2), torch.tensor([0, 150]))
+    assert (a - b).abs().max() > 1e-4  # the step changes the prediction
+    with pytest.raises(ValueError, match=r"\(batch, 2\)"):
+        net(torch.randn(5, 3), torch.arange(5))

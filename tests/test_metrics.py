@@ -123,3 +123,19 @@ def test_ssim_window_by_window():
     assert (metrics.ssim(torch.tensor(x), torch.tensor(y)) < 1).all()
     with pytest.raises(ValueError, match="11"):
         metrics.ssim(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
+
+
+def test_energy_distance_matches_scipy_in_one_dimension():
+    from scipy.stats import energy_distance as scipy_energy
+
+    g = np.random.default_rng(0)
+    u, v = g.normal(size=300), g.normal(0.5, 2.0, size=200)
+    # scipy returns the square root of 2E|X−Y| − E|X−X'| − E|Y−Y'|
+    assert metrics.energy_distance(u[:, None], v[:, None]) == pytest.approx(scipy_energy(u, v) ** 2, rel=1e-9)
+    x = torch.randn(100, 3, generator=torch.Generator().manual_seed(0))
+    assert metrics.energy_distance(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.energy_distance(x, x + 1) > 0.5
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        metrics.energy_distance(x, torch.randn(10, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.energy_distance(x * float("nan"), x)
