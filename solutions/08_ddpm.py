@@ -194,8 +194,6 @@ axes[0].set_title("data")
 axes[1].scatter(*x.T, s=1)
 axes[1].set_title("your sampler")
 plt.show()
-
-# %%
 near = torch.cdist(x, moons[:5000]).min(1).values
 assert (near < 0.2).float().mean() > 0.8, (near < 0.2).float().mean()
 print("more than 80% of your samples lie within 0.2 of a data point")

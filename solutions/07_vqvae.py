@@ -1,0 +1,177 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise 07 · Vector quantization: nearest codes, straight-through, VQ losses, perplexity
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/07_vqvae.ipynb)
+#
+# *Goes with notebook 07, lecture 003 ("VQ-VAE") and lecture 001 ("Discrete Variational
+# Auto-Encoder").*
+#
+# You will write
+#
+# 1. `nearest_codes`: the index of each vector's nearest codebook entry,
+# 2. `straight_through`: quantized vectors that pass the decoder's gradient to the encoder,
+# 3. `vq_loss`: the codebook and commitment losses with their stop-gradients,
+# 4. `perplexity`: how evenly a codebook is used,
+#
+# and then put them together into a vector quantizer and train a small VQ-VAE with it. Fill
+# in each cell that says `raise NotImplementedError`, run it, then run the check cell below
+# it: it prints `PASSED` or `FAILED` with a hint.
+
+# %%
+# Set-up: on Google Colab install the course package (does nothing elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+
+import gdmcourse
+
+gdmcourse.require_version("0.1")
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gdmcourse import checks as check
+from gdmcourse import data, plot, vqvae
+
+device = gdmcourse.startup(seed=0)
+plot.use_style()
+
+
+# %% [markdown]
+# ## 1. Nearest codes
+#
+# For vectors `z` of shape `(..., D)` and a codebook `(K, D)`, return the index of the
+# nearest code for every vector, shape `(...)`:
+#
+# $$k = \arg\min_j \|z - e_j\|_2 .$$
+#
+# `torch.cdist` gives all distances between two `(N, D)` and `(K, D)` sets (flatten the
+# leading dims first and restore them at the end), or expand
+# $\|z - e_j\|^2 = \|z\|^2 - 2 z \cdot e_j + \|e_j\|^2$ yourself.
+
+# %%
+def nearest_codes(z, codebook):
+    """Indices (...) of the nearest codebook rows for z (..., D)."""
+    ### BEGIN SOLUTION
+    flat = z.reshape(-1, z.shape[-1])
+    return torch.cdist(flat, codebook).argmin(dim=1).reshape(z.shape[:-1])
+    ### END SOLUTION
+
+
+# %%
+check.nearest_codes(nearest_codes)
+
+
+# %% [markdown]
+# ## 2. The straight-through estimator
+#
+# Given the encoder outputs `z` and their nearest codes `codes` (same shape), return $z_q$
+# whose **value** is `codes` but whose **gradient** flows to `z` unchanged:
+#
+# $$z_q = z + \mathrm{sg}[\,\text{codes} - z\,], \qquad \mathrm{sg} = \texttt{.detach()} .$$
+
+# %%
+def straight_through(z, codes):
+    """Forward: codes. Backward: the gradient of z_q copied to z."""
+    ### BEGIN SOLUTION
+    return z + (codes - z).detach()
+    ### END SOLUTION
+
+
+# %%
+check.straight_through(straight_through)
+
+
+# %% [markdown]
+# ## 3. The VQ losses
+#
+# $$L_{VQ} = \underbrace{\|\mathrm{sg}[z] - e\|^2}_{\text{codebook: moves the codes}} + \beta\,\underbrace{\|z - \mathrm{sg}[e]\|^2}_{\text{commitment: moves the encoder}},$$
+#
+# each squared error averaged over all elements (`F.mse_loss`). Both terms have the same
+# *value*; what differs is which side receives the gradient.
+
+# %%
+def vq_loss(z, codes, beta=0.25):
+    """Codebook loss + beta * commitment loss."""
+    ### BEGIN SOLUTION
+    return F.mse_loss(z.detach(), codes) + beta * F.mse_loss(z, codes.detach())
+    ### END SOLUTION
+
+
+# %%
+check.vq_loss(vq_loss)
+
+
+# %% [markdown]
+# ## 4. Perplexity of code usage
+#
+# With $p_k$ the fraction of the entries of `indices` (any shape) equal to $k$,
+#
+# $$\mathrm{perplexity} = \exp\Big(-\sum_{k: p_k > 0} p_k \log p_k\Big),$$
+#
+# between 1 (one code used for everything) and `num_codes` (all used equally). Return a
+# Python float. (`torch.bincount(..., minlength=num_codes)` counts.)
+
+# %%
+def perplexity(indices, num_codes):
+    """exp(entropy) of the code usage in indices."""
+    ### BEGIN SOLUTION
+    p = torch.bincount(indices.reshape(-1), minlength=num_codes).double()
+    p = p[p > 0] / p.sum()
+    return math.exp(-(p * p.log()).sum().item())
+    ### END SOLUTION
+
+
+# %%
+check.perplexity(perplexity)
+
+
+# %% [markdown]
+# ## 5. Use them: your own quantizer inside a VQ-VAE
+#
+# `MyQuantizer` below puts your functions together exactly as `vqvae.VectorQuantizer` does
+# without EMA: nearest codes, the losses, the straight-through output. We swap it into the
+# course's `vqvae.VQVAE` (K = 64 codes) and train for 400 steps, resetting dead codes every
+# 50 steps. Perplexity is computed with your function.
+
+# %%
+class MyQuantizer(nn.Module):
+    def __init__(self, num_codes, dim, beta=0.25):
+        super().__init__()
+        self.num_codes, self.dim, self.beta, self.ema = num_codes, dim, beta, False
+        self.codebook = nn.Parameter(torch.empty(num_codes, dim).uniform_(-1 / num_codes, 1 / num_codes))
+
+    def forward(self, z):
+        indices = nearest_codes(z.detach(), self.codebook.detach())
+        codes = self.codebook[indices]
+        return straight_through(z, codes), vq_loss(z, codes, self.beta), indices
+
+
+torch.manual_seed(0)
+model = vqvae.VQVAE(num_codes=64, code_dim=8, width=16)
+model.quantizer = MyQuantizer(64, 8)
+X_train, _ = data.load_images("mnist", "train")
+history = vqvae.train_vqvae(model, X_train[:10_000], steps=400, batch_size=64, lr=1e-3, reset_every=50,
+                            log_every=100, seed=0, progress=False)
+with torch.no_grad():
+    used = model.code_map(X_train[:2000])
+assert history.recon[-1] < 0.5 * history.recon[0] and perplexity(used, 64) > 16, (history.recon, perplexity(used, 64))
+print("your quantizer trains a VQ-VAE: the reconstruction error more than halved, and the perplexity of its\n"
+      "64 codes on 2,000 training digits is above 16")
+plot.image_grid(torch.cat([X_train[:8], model.reconstruct(X_train[:8])]), nrow=8, title="digits / your VQ-VAE's reconstructions")
+plt.show()
