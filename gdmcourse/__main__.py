@@ -5,7 +5,8 @@
     exercises build               regenerate exercises/ from solutions/
     doctor                        versions, device, data: what is missing and how to fix it
     data fetch NAME               put MNIST / Fashion-MNIST into the data cache
-    bench [NAME...]               run the benchmarks in benchmarks/
+    bench [NAME...|all]           the course's table of notebook times and model figures (benchmarks/results.json);
+                                  NAME runs benchmarks/bench_NAME.py, `all` every benchmark
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
     grade DIR [--out report.csv]  run returned exercise notebooks, write per-check results
     train NAME                    train a shipped checkpoint (e.g. classifier-mnist), record its sha256
@@ -64,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="take the four IDX files (raw or .gz) from this folder instead of downloading")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    bench = verbs.add_parser("bench", help="run the benchmarks (benchmarks/bench_*.py); prints figures")
-    bench.add_argument("names", nargs="*", metavar="NAME", help='e.g. "notebooks" for bench_notebooks.py')
+    bench = verbs.add_parser("bench", help="the course's benchmark table (benchmarks/bench_course.py), or named benchmarks",
+                             description="Without NAME: one table of every notebook's run time and every model's "
+                                         "quality figure, written to benchmarks/results.json. With NAME: run "
+                                         "benchmarks/bench_NAME.py; `all`: every benchmark script.")
+    bench.add_argument("names", nargs="*", metavar="NAME", help='e.g. "notebooks" for bench_notebooks.py, or "all"')
 
     grade = verbs.add_parser("grade", help="run returned exercise notebooks and report each check's verdict",
                              description="Run every .ipynb under DIR (DIR/STUDENT/NN_topic.ipynb or "
@@ -80,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     train_ = verbs.add_parser("train", help="train a checkpoint the package ships (gdmcourse/weights/)",
                               description="Train NAME with its fixed recipe and seed, save the weights "
                                           "atomically and record their sha256 and this command.")
-    train_.add_argument("name", metavar="NAME", help="classifier-mnist, classifier-fashion-mnist or ddpm")
+    train_.add_argument("name", metavar="NAME", help="classifier-mnist, classifier-fashion-mnist, ddpm, vae-mnist, dcgan-mnist or vqvae-mnist")
     train_.add_argument("--no-progress", action="store_true")
 
     lab = verbs.add_parser("lab", help="start the course in JupyterLab on 127.0.0.1 (what `make lab` runs)")
@@ -270,7 +274,12 @@ def _data(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     root = course_root()
     scripts = sorted((root / "benchmarks").glob("bench_*.py"))
-    if args.names:
+    course_table = [s for s in scripts if s.stem == "bench_course"]
+    if not args.names and course_table:
+        scripts = course_table  # the course's one table; `bench all` runs every script
+    elif args.names == ["all"]:
+        pass
+    elif args.names:
         wanted = {n.removeprefix("bench_").removesuffix(".py") for n in args.names}
         unknown = wanted - {s.stem.removeprefix("bench_") for s in scripts}
         if unknown:
@@ -317,7 +326,8 @@ def _train(args: argparse.Namespace) -> int:
     except checkpoints.CheckpointError as e:
         raise CourseError(str(e)) from None
     print(f"wrote {path} (sha256 {record['sha256'][:16]}...): " +
-          ", ".join(f"{k} {v}" for k, v in record.items() if k in ("test_accuracy", "epochs", "steps", "final_loss_mean_last_500", "train_seconds")))
+          ", ".join(f"{k} {v}" for k, v in record.items()
+                    if k not in ("file", "sha256", "command", "date", "torch", "machine", "threads", "recipe")))
     return 0
 
 

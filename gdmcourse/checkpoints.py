@@ -8,7 +8,10 @@ machine's torch version and thread count, the training time and the model's test
 corrupt or replaced file gives a clear message instead of a wrong model.
 
 Available names: ``classifier-mnist`` and ``classifier-fashion-mnist`` (the feature network of
-:func:`gdmcourse.metrics.feature_extractor`).
+:func:`gdmcourse.metrics.feature_extractor`); the image models notebook 09 scores, built by
+:func:`load_model` and sampled by :func:`sample_images`: ``vae-mnist`` (notebook 02's VAE),
+``dcgan-mnist`` (notebook 04's DCGAN generator), ``vqvae-mnist`` (notebook 07's VQ-VAE with
+its PixelCNN prior) and ``ddpm`` (notebook 08's UNet).
 """
 
 from __future__ import annotations
@@ -143,9 +146,96 @@ def _train_ddpm(dataset: str, progress: bool) -> tuple[dict[str, torch.Tensor], 
     return history.ema.state_dict(), info
 
 
+def _vae() -> torch.nn.Module:
+    from . import vae
+
+    recipe = vae.RECIPES["quick"]
+    return vae.VAE.mlp(latent_dim=recipe.latent_dim, hidden=recipe.hidden)
+
+
+def _train_vae(progress: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from . import data, runtime, train, vae
+
+    runtime.startup(seed=0)
+    x, _ = data.load_images("mnist", "train")
+    x_test, _ = data.load_images("mnist", "test")
+    recipe = vae.RECIPES["quick"]
+    model = _vae()
+    history = train.fit(model, vae.vae_loss(generator=torch.Generator().manual_seed(3)), x, epochs=recipe.epochs,
+                        batch_size=recipe.batch_size, lr=recipe.lr, schedule=recipe.schedule, seed=0,
+                        progress=progress, device="cpu")
+    model.eval()
+    x_bin = vae.dynamic_binarize(x_test[:1000], torch.Generator().manual_seed(123))
+    nll = vae.iwae_nll(model, x_bin, k=500, generator=torch.Generator().manual_seed(0))
+    return model.state_dict(), {"recipe": "vae.RECIPES['quick'] (notebook 02)", "epochs": recipe.epochs,
+                                "test_nll_iwae500_first1000": round(nll, 2), "train_seconds": round(history.seconds, 1)}
+
+
+DCGAN_STEPS = 3000
+
+
+def _dcgan() -> torch.nn.Module:
+    from . import nets
+
+    return nets.DCGANGenerator(latent_dim=64, width=16)
+
+
+def _train_dcgan(progress: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from . import data, gan, nets, runtime
+
+    runtime.startup(seed=0)
+    x, _ = data.load_images("mnist", "train")
+    G, D = _dcgan(), nets.DCGANDiscriminator(width=16)
+    history = gan.train_gan(G, D, 2 * x - 1, loss="nonsaturating", steps=DCGAN_STEPS, batch_size=64, lr_g=1e-3,
+                            lr_d=1e-3, betas=(0.5, 0.999), seed=0, device="cpu", progress=progress)
+    G.eval()
+    return G.state_dict(), {"recipe": "notebook 04's DCGAN (width 16, non-saturating loss, batch 64)",
+                            "steps": DCGAN_STEPS, "train_seconds": round(history.seconds, 1)}
+
+
+VQVAE_STEPS, PRIOR_STEPS = 2000, 3000
+
+
+def _vqvae() -> torch.nn.Module:
+    from . import vqvae
+
+    return vqvae.VQVAEWithPrior(vqvae.VQVAE(num_codes=128, code_dim=16, width=16, ema=True),
+                                vqvae.PixelCNNPrior(num_codes=128, width=64, layers=5))
+
+
+def _train_vqvae(progress: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from . import data, runtime, vqvae
+
+    runtime.startup(seed=0)
+    x, _ = data.load_images("mnist", "train")
+    x_test, _ = data.load_images("mnist", "test")
+    model = _vqvae()
+    h = vqvae.train_vqvae(model.vqvae, x, steps=VQVAE_STEPS, batch_size=64, lr=1e-3, reset_every=50, seed=0,
+                          device="cpu", progress=progress)
+    with torch.no_grad():
+        maps = torch.cat([model.vqvae.code_map(x[i:i + 2000]) for i in range(0, len(x), 2000)])
+    start = time.perf_counter()
+    vqvae.train_prior(model.prior, maps, steps=PRIOR_STEPS, batch_size=64, lr=2e-3, seed=1, device="cpu",
+                      progress=progress)
+    model.eval()
+    with torch.no_grad():
+        nll = model.prior.nll(model.vqvae.code_map(x_test[:2000])).item()
+    return model.state_dict(), {
+        "recipe": "notebook 07's VQ-VAE (K=128, EMA + reset every 50) and PixelCNN prior",
+        "steps": VQVAE_STEPS, "prior_steps": PRIOR_STEPS, "perplexity": round(h.perplexity[-1], 1),
+        "dead_codes": h.dead[-1], "prior_test_nll_per_position": round(nll, 3),
+        "train_seconds": round(h.seconds + time.perf_counter() - start, 1)}
+
+
 MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     "ddpm": _ddpm_unet,
+    "vae-mnist": _vae,
+    "dcgan-mnist": _dcgan,
+    "vqvae-mnist": _vqvae,
 }
+
+#: The image models scored by notebook 09, by checkpoint name.
+GENERATORS = ("vae-mnist", "dcgan-mnist", "vqvae-mnist", "ddpm")
 
 
 def load_model(name: str) -> torch.nn.Module:
@@ -161,7 +251,42 @@ TRAINERS: dict[str, Callable[[bool], tuple[dict[str, torch.Tensor], dict[str, An
     "classifier-mnist": lambda progress: _train_classifier("mnist", 3, progress),
     "classifier-fashion-mnist": lambda progress: _train_classifier("fashion-mnist", 6, progress),
     "ddpm": lambda progress: _train_ddpm("mnist", progress),
+    "vae-mnist": _train_vae,
+    "dcgan-mnist": _train_dcgan,
+    "vqvae-mnist": _train_vqvae,
 }
+
+
+@torch.no_grad()
+def sample_images(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu", batch_size: int = 500,
+                  ddim_steps: int = 50) -> torch.Tensor:
+    """``n`` images ``(n, 1, 28, 28)`` in [0, 1] from the shipped generative model ``name`` (see :data:`GENERATORS`).
+
+    VAE: Bernoulli means of decoded :math:`z \sim \mathcal N(0, I)`; DCGAN: ``(G(z) + 1) / 2``;
+    VQ-VAE: PixelCNN-prior code maps, decoded; DDPM: DDIM with ``ddim_steps`` steps and
+    clipped :math:`\hat x_0`. Seeded, drawn in batches of ``batch_size``, returned on the CPU.
+    """
+    from . import ddpm
+
+    if name not in GENERATORS:
+        raise CheckpointError(f"{name!r} is not an image generator; choose one of {', '.join(GENERATORS)}")
+    model = load_model(name).to(device)
+    g = torch.Generator().manual_seed(seed)
+    schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(1000)) if name == "ddpm" else None
+    out = []
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        if name == "vae-mnist":
+            x = torch.sigmoid(model.decode(torch.randn(b, model.latent_dim, generator=g).to(device)))
+        elif name == "dcgan-mnist":
+            x = (model(torch.randn(b, model.latent_dim, generator=g).to(device)) + 1) / 2
+        elif name == "vqvae-mnist":
+            x = model.sample(b, generator=g)
+        else:
+            x = ddpm.to_image_range(schedule.ddim_sample(model, (b, 1, 28, 28), steps=ddim_steps, generator=g,
+                                                         clip=True, progress=False, device=device))
+        out.append(x.clamp(0, 1).cpu())
+    return torch.cat(out)
 
 
 def train_checkpoint(name: str, progress: bool = True) -> tuple[Path, dict[str, Any]]:

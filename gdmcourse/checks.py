@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -1441,3 +1442,126 @@ def p_sample_step(fn: Callable[..., torch.Tensor]) -> Verdict:
         return "mean μ_θ, noise of variance β̃_t for t > 0, none at t = 0."
 
     return _run("p_sample_step", body)
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook 09: evaluation
+# ----------------------------------------------------------------------------------------------
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise _Fail(f"{what} should return one number, got {type(value).__name__}.") from None
+    if math.isnan(out) or math.isinf(out):
+        raise _Fail(f"{what} returned {out}.", "look for a square root of a negative number or a log of 0.")
+    return out
+
+
+def _first_match(got: float, expected: float, wrong: Sequence[tuple[float, str]], what: str, rel: float = 1e-5) -> None:
+    if math.isclose(got, expected, rel_tol=rel, abs_tol=1e-8):
+        return
+    for value, hint in wrong:
+        if math.isclose(got, value, rel_tol=rel, abs_tol=1e-8):
+            raise _Fail(f"{what}: expected {expected:.6g}, got {got:.6g}.", hint)
+    raise _Fail(f"{what}: expected {expected:.6g}, got {got:.6g}.", "compare your formula with the markdown above, term by term.")
+
+
+def frechet_distance(fn: Callable[..., Any]) -> Verdict:
+    r"""Check ``fn(mu1, sigma1, mu2, sigma2)`` = :math:`\|\mu_1-\mu_2\|^2 + \mathrm{Tr}(\Sigma_1 + \Sigma_2 - 2(\Sigma_1\Sigma_2)^{1/2})`."""
+
+    def body() -> str:
+        from scipy.linalg import sqrtm
+
+        g = torch.Generator().manual_seed(90)
+        a, b = torch.randn(4, 4, generator=g, dtype=torch.float64), torch.randn(4, 4, generator=g, dtype=torch.float64)
+        s1, s2 = a @ a.T + 0.1 * torch.eye(4, dtype=torch.float64), b @ b.T + 0.1 * torch.eye(4, dtype=torch.float64)
+        m1, m2 = torch.randn(4, generator=g, dtype=torch.float64), torch.randn(4, generator=g, dtype=torch.float64)
+        got = _number(_call(fn, m1.clone(), s1.clone(), m2.clone(), s2.clone()), "frechet_distance")
+        root = np.real(sqrtm(s1.numpy() @ s2.numpy()))  # an independent route: scipy's general square root
+        mean_term = float(((m1 - m2) ** 2).sum())
+        tr = float(torch.trace(s1) + torch.trace(s2))
+        expected = mean_term + tr - 2 * float(np.trace(root))
+        _first_match(got, expected, [
+            (mean_term + tr - float(np.trace(root)), "the cross term is −2·Tr((Σ₁Σ₂)^½): you have the factor 1."),
+            (mean_term + tr - 2 * float(torch.sqrt(s1 * s2).nan_to_num().trace()),
+             "(Σ₁Σ₂)^½ is a MATRIX square root (of the product), not the element-wise sqrt of Σ₁ ⊙ Σ₂."),
+            (tr - 2 * float(np.trace(root)), "add the squared distance between the means, ‖μ₁ − μ₂‖²."),
+            (math.sqrt(mean_term) + tr - 2 * float(np.trace(root)), "the mean term is SQUARED: ‖μ₁ − μ₂‖²."),
+            (mean_term + tr - 2 * math.sqrt(float(torch.trace(s1 @ s2))), "Tr(M^½) is not √Tr(M): take the matrix "
+                                                                            "square root first, then the trace."),
+        ], "Fréchet distance of two 4-D Gaussians")
+        same = _number(_call(fn, m1.clone(), s1.clone(), m1.clone(), s1.clone()), "frechet_distance")
+        if abs(same) > 1e-6:
+            raise _Fail(f"the distance of a Gaussian to itself should be 0, got {same:.3g}.",
+                        "check the matrix square root: for Σ₁ = Σ₂ = Σ, (ΣΣ)^½ = Σ.")
+        return "‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½), matching scipy's sqrtm, and 0 for equal Gaussians."
+
+    return _run("frechet_distance", body)
+
+
+def inception_score(fn: Callable[[torch.Tensor], Any]) -> Verdict:
+    r"""Check ``fn(probs (N, K))`` = :math:`\exp \frac1N\sum_i \mathrm{KL}(p(y|x_i) \| p(y))` (one split)."""
+
+    def body() -> str:
+        g = torch.Generator().manual_seed(91)
+        probs = torch.softmax(3 * torch.randn(50, 6, generator=g, dtype=torch.float64), dim=1)
+        probs[0] = torch.tensor([1.0, 0, 0, 0, 0, 0], dtype=torch.float64)  # a zero probability: 0 log 0 = 0
+        got = _number(_call(fn, probs.clone()), "inception_score")
+        py = probs.mean(0, keepdim=True)
+        xlogx = lambda p: torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p))  # noqa: E731
+        kl = (xlogx(probs) - probs * py.log()).sum(1)
+        expected = float(kl.mean().exp())
+        reverse = (py * (py.log() - probs.clamp_min(1e-300).log())).sum(1)
+        _first_match(got, expected, [
+            (float(kl.mean()), "exponentiate: IS = exp(mean KL)."),
+            (float(reverse.mean().exp()), "the KL is KL(p(y|x) ‖ p(y)): conditional first, marginal second."),
+            (float(kl.exp().mean()), "average the KLs first, then take exp (exp of the mean, not the mean of exps)."),
+            (float((-(xlogx(py)).sum()).exp()), "that is exp of the marginal's entropy alone; subtract the mean "
+                                                "entropy of p(y|x) (that is what the KL does)."),
+        ], "IS of 50 predictions over 6 classes", rel=1e-4)
+        uniform = _number(_call(fn, torch.full((20, 4), 0.25, dtype=torch.float64)), "inception_score")
+        if not math.isclose(uniform, 1.0, rel_tol=1e-6):
+            raise _Fail(f"for identical uniform predictions the IS is 1, got {uniform:.6g}.")
+        return "exp of the mean KL(p(y|x) ‖ p(y)): 1 for uninformative predictions, up to K."
+
+    return _run("inception_score", body)
+
+
+def precision_recall(fn: Callable[..., Any]) -> Verdict:
+    """Check ``fn(real (N, D), fake (M, D), k)`` → ``(precision, recall)`` with k-NN balls (Kynkäänniemi et al.)."""
+
+    def body() -> str:
+        from . import metrics
+
+        g = torch.Generator().manual_seed(92)
+        real = torch.randn(120, 3, generator=g)
+        fake = 0.6 * torch.randn(80, 3, generator=g) + torch.tensor([1.5, 0.0, 0.0])
+        out = _call(fn, real.clone(), fake.clone(), 3)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise _Fail("precision_recall should return the pair (precision, recall).", "end with `return precision, recall`.")
+        p, r = (_number(v, "precision_recall") for v in out)
+        ep, er = metrics.precision_recall(real, fake, k=3)
+        if math.isclose(p, ep, abs_tol=1e-6) and math.isclose(r, er, abs_tol=1e-6):
+            return "precision = generated points inside the real k-NN balls, recall = the reverse."
+        if math.isclose(p, er, abs_tol=1e-6) and math.isclose(r, ep, abs_tol=1e-6):
+            raise _Fail(f"precision and recall are swapped (expected {ep:.3f}, {er:.3f}; got {p:.3f}, {r:.3f}).",
+                        "precision: GENERATED points inside the REAL manifold; recall: real points inside the generated one.")
+
+        def radii(x: torch.Tensor, kk: int) -> torch.Tensor:
+            return torch.cdist(x, x).sort(dim=1).values[:, kk]
+
+        def inside(points: torch.Tensor, centers: torch.Tensor, rad: torch.Tensor) -> float:
+            return (torch.cdist(points, centers) <= rad[None]).any(1).double().mean().item()
+
+        with_self = (inside(fake, real, radii(real, 2)), inside(real, fake, radii(fake, 2)))
+        if math.isclose(p, with_self[0], abs_tol=1e-6) and math.isclose(r, with_self[1], abs_tol=1e-6):
+            raise _Fail("the radii are one neighbour short: each point is its own nearest neighbour (distance 0).",
+                        "the k-th nearest OTHER point is at index k of the sorted distances (index 0 is the point itself).")
+        raise _Fail(f"expected precision {ep:.3f} and recall {er:.3f}, got {p:.3f} and {r:.3f}.",
+                    "radius of each real point = distance to its k-th nearest real neighbour; a generated point "
+                    "counts for precision if it lies within the radius of ANY real point.")
+
+    return _run("precision_recall", body)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim", "energy_distance", "FeatureExtractor",
+__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim", "energy_distance", "score_samples", "FeatureExtractor",
            "feature_extractor"]
 
 def _float64(x: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
@@ -242,6 +242,20 @@ class FeatureExtractor:
     def probs(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities, ``(N, 10)``."""
         return self._map(lambda b: torch.softmax(self.model(b), dim=1), x)
+
+
+def score_samples(fake: torch.Tensor, real: torch.Tensor, extractor: FeatureExtractor, k: int = 3,
+                  splits: int = 10) -> dict[str, float]:
+    """FID, Inception Score (mean, std), precision and recall of images ``fake`` against ``real``.
+
+    Both ``(N, 1, 28, 28)`` in [0, 1], featurised by ``extractor`` (:func:`feature_extractor`).
+    Compare models only at equal sample sizes: FID and precision/recall depend on N.
+    Returns ``{"fid", "is", "is_std", "precision", "recall"}``.
+    """
+    f_fake, f_real = extractor.features(fake), extractor.features(real)
+    is_mean, is_std = inception_score(extractor.probs(fake), splits=splits)
+    precision, recall = precision_recall(f_real, f_fake, k=k)
+    return {"fid": fid(f_fake, f_real), "is": is_mean, "is_std": is_std, "precision": precision, "recall": recall}
 
 
 def feature_extractor(dataset: str, device: torch.device | str | None = None) -> FeatureExtractor:

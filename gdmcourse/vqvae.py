@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
-           "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior"]
+           "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
 
 
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -355,3 +355,20 @@ def train_prior(prior: PixelCNNPrior, codes: torch.Tensor, *, steps: int, batch_
         losses.append(loss.item())
     prior.eval()
     return losses
+
+
+class VQVAEWithPrior(nn.Module):
+    """A trained :class:`VQVAE` and a :class:`PixelCNNPrior` over its code maps: a generative model of images.
+
+    :meth:`sample` draws code maps from the prior and decodes them, ``(n, 1, 28, 28)`` in [0, 1].
+    """
+
+    def __init__(self, vqvae: VQVAE, prior: PixelCNNPrior) -> None:
+        super().__init__()
+        if prior.num_codes != vqvae.num_codes:
+            raise ValueError(f"the prior has {prior.num_codes} codes, the VQ-VAE {vqvae.num_codes}")
+        self.vqvae, self.prior = vqvae, prior
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        return self.vqvae.decode_codes(self.prior.sample(n, generator=generator, temperature=temperature))

@@ -70,3 +70,31 @@ def test_load_model_builds_verified_networks():
     assert not model.training and sum(p.numel() for p in model.parameters()) == checkpoints.registry()["ddpm"]["parameters"]
     with pytest.raises(checkpoints.CheckpointError, match="no model builder"):
         checkpoints.load_model("classifier-mnist")
+
+
+@pytest.mark.parametrize("name", checkpoints.GENERATORS)
+def test_shipped_generators_draw_digits(name):
+    """Each shipped image model draws seeded images in [0, 1] of most classes whose FID to real
+    test digits (256 each, course classifier) is far below that of noise or of dimmed digits.
+    Measured: real 88, VAE 594, DCGAN 324, VQ-VAE 295, DDPM (DDIM-10) 287, dimmed digits 1917, noise 2861."""
+    x = checkpoints.sample_images(name, 256, seed=0, ddim_steps=10)
+    assert x.shape == (256, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    a, b = (checkpoints.sample_images(name, 6, seed=s, ddim_steps=5) for s in (1, 1))
+    assert torch.equal(a, b) and not torch.equal(a, checkpoints.sample_images(name, 6, seed=2, ddim_steps=5))
+    extractor = metrics.feature_extractor("mnist", device="cpu")
+    real = extractor.features(data.load_images("mnist", "test")[0][:256])
+    noise = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert metrics.fid(extractor.features(x), real) < 0.3 * metrics.fid(extractor.features(noise), real)
+    assert len(set(extractor.probs(x).argmax(1).tolist())) >= 8
+
+
+def test_sample_images_rejects_non_generators():
+    with pytest.raises(checkpoints.CheckpointError, match="not an image generator"):
+        checkpoints.sample_images("classifier-mnist", 4)
+
+
+def test_vqvae_with_prior_needs_matching_codebooks():
+    from gdmcourse import vqvae
+
+    with pytest.raises(ValueError, match="codes"):
+        vqvae.VQVAEWithPrior(vqvae.VQVAE(num_codes=16), vqvae.PixelCNNPrior(num_codes=32))

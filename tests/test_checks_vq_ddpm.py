@@ -168,3 +168,72 @@ WRONG = {
 def test_rejects_wrong_answer_with_hint(capsys, name):
     check, candidate, hint = WRONG[name]
     expect_fail(capsys, check, (candidate,), hint)
+
+
+# --------------------------------------------------------------------------- notebook 09
+
+def _fd(m1, s1, m2, s2, *, factor=2.0, elementwise=False, no_mean=False, root_mean=False, sqrt_trace=False):
+    from scipy.linalg import sqrtm
+
+    mean = float(((m1 - m2) ** 2).sum())
+    mean = math.sqrt(mean) if root_mean else (0.0 if no_mean else mean)
+    if elementwise:
+        cross = float(torch.sqrt(s1 * s2).nan_to_num().trace())
+    elif sqrt_trace:
+        cross = math.sqrt(float(torch.trace(s1 @ s2)))
+    else:
+        cross = float(sqrtm(s1.numpy() @ s2.numpy()).real.trace())
+    return mean + float(torch.trace(s1) + torch.trace(s2)) - factor * cross
+
+
+def _is(p, *, reverse=False, no_exp=False, mean_of_exp=False):
+    py = p.mean(0, keepdim=True)
+    lp = p.clamp_min(1e-300).log()
+    kl = (py * (py.log() - lp)).sum(1) if reverse else torch.where(p > 0, p * (lp - py.log()), torch.zeros_like(p)).sum(1)
+    if no_exp:
+        return kl.mean().item()
+    return kl.exp().mean().item() if mean_of_exp else kl.mean().exp().item()
+
+
+def _pr(real, fake, k, *, swap=False, self_neighbour=False):
+    from gdmcourse import metrics
+
+    if self_neighbour:
+        def radii(x):
+            return torch.cdist(x, x).sort(dim=1).values[:, k - 1]
+        p = (torch.cdist(fake, real) <= radii(real)[None]).any(1).double().mean().item()
+        r = (torch.cdist(real, fake) <= radii(fake)[None]).any(1).double().mean().item()
+        return p, r
+    p, r = metrics.precision_recall(real, fake, k=k)
+    return (r, p) if swap else (p, r)
+
+
+def test_metric_checks_pass_on_the_package(capsys):
+    from gdmcourse import metrics
+
+    for check, ref in [(checks.frechet_distance, metrics.frechet_distance),
+                       (checks.inception_score, lambda p: metrics.inception_score(p, splits=1)[0]),
+                       (checks.precision_recall, lambda r, f, k: metrics.precision_recall(r, f, k=k))]:
+        verdict, out = verdict_of(capsys, check, ref)
+        assert verdict.passed, out
+        expect_fail(capsys, check, (not_implemented,), "not implemented")
+
+
+WRONG_09 = {
+    "FD factor 1": (checks.frechet_distance, lambda *a: _fd(*a, factor=1.0), "factor 1"),
+    "FD elementwise sqrt": (checks.frechet_distance, lambda *a: _fd(*a, elementwise=True), "MATRIX square root"),
+    "FD no mean term": (checks.frechet_distance, lambda *a: _fd(*a, no_mean=True), "‖μ₁ − μ₂‖²"),
+    "FD mean not squared": (checks.frechet_distance, lambda *a: _fd(*a, root_mean=True), "SQUARED"),
+    "FD sqrt of trace": (checks.frechet_distance, lambda *a: _fd(*a, sqrt_trace=True), "not √Tr(M)"),
+    "IS reversed KL": (checks.inception_score, lambda p: _is(p, reverse=True), "conditional first"),
+    "IS no exp": (checks.inception_score, lambda p: _is(p, no_exp=True), "exponentiate"),
+    "IS mean of exps": (checks.inception_score, lambda p: _is(p, mean_of_exp=True), "exp of the mean"),
+    "PR swapped": (checks.precision_recall, lambda r, f, k: _pr(r, f, k, swap=True), "swapped"),
+    "PR self as neighbour": (checks.precision_recall, lambda r, f, k: _pr(r, f, k, self_neighbour=True), "its own nearest"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_09)
+def test_metric_checks_reject_wrong_answers(capsys, name):
+    check, candidate, hint = WRONG_09[name]
+    expect_fail(capsys, check, (candidate,), hint)

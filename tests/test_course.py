@@ -516,3 +516,13 @@ def test_cli_bench_discovers_benchmarks(tiny_course, monkeypatch, capsys):
     assert "hello figures []" in capsys.readouterr().out
     assert main(["bench", "nope"]) == 2
     assert main(["bench", "hello"]) == 0
+    # with a course table, plain `bench` runs only it; `bench all` runs every script
+    (tiny_course / "benchmarks" / "bench_course.py").write_text(
+        "def main(argv=None):\n    print('course table')\n    return 0\n")
+    capsys.readouterr()
+    assert main(["bench"]) == 0
+    out = capsys.readouterr().out
+    assert "course table" in out and "hello figures" not in out
+    assert main(["bench", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "course table" in out and "hello figures" in out

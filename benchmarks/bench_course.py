@@ -1,0 +1,144 @@
+"""The course's yardstick: one table of every notebook's run time and every model's quality figure.
+
+What ``python -m gdmcourse bench`` runs (``bench all`` runs every benchmark script). It
+times each lecture notebook and solution headless as CI runs them (CPU, quick profile, one
+thread; budgets 180 s and 60 s), then measures each model's figure on one CPU thread:
+
+- VAE (shipped ``vae-mnist``, notebook 02's quick recipe): test NLL −L_500 in nats on the first
+  1,000 MNIST test digits (binarised with seed 123);
+- GAN (notebook 05's non-saturating toy GAN, seed 0): modes covered of 8 and high-quality share;
+- VQ-VAE (shipped ``vqvae-mnist``): perplexity and dead codes of its K = 128 codes on the
+  10,000 test digits;
+- DDPM toy (notebook 08's swiss roll): energy-distance ratio (samples vs data) / (data vs data);
+- image models (``vae-mnist``, ``dcgan-mnist``, ``vqvae-mnist``, ``ddpm`` with DDIM-25): FID, IS,
+  precision and recall of 1,000 samples against ``X_test[:1000]`` under the course's MNIST
+  classifier (as in notebook 09), with 1,000 held-out real digits as the floor.
+
+Prints the table and writes it to ``benchmarks/results.json`` (atomically) so that changes
+can be compared. Asserts nothing.
+
+    python -m gdmcourse bench
+    python benchmarks/bench_course.py [--skip-notebooks] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+BUDGET_S = {"notebooks": 180.0, "solutions": 60.0}
+
+
+def notebook_times(root: Path) -> dict[str, dict[str, float | bool]]:
+    from gdmcourse.course import resolve, run_notebook
+
+    out: dict[str, dict[str, float | bool]] = {}
+    with tempfile.TemporaryDirectory(prefix="gdm-bench-") as tmp:
+        for path in resolve([], root=root):
+            kind = path.parent.name
+            result = run_notebook(path, timeout=600, profile="quick", device="cpu",
+                                  output=Path(tmp) / f"{kind}-{path.stem}.ipynb")
+            out[f"{kind}/{path.stem}"] = {"seconds": round(result.seconds, 1), "ok": bool(result.ok),
+                                          "budget": BUDGET_S[kind]}
+            print(f"  {kind}/{path.stem}: {result.seconds:.1f} s{'' if result.ok else '  FAILED'}", flush=True)
+    return out
+
+
+def model_figures() -> dict[str, dict[str, float]]:
+    import torch
+
+    from gdmcourse import checkpoints, data, ddpm, gan, metrics, vae, vqvae
+
+    torch.set_num_threads(1)
+    figures: dict[str, dict[str, float]] = {}
+    x_test, _ = data.load_images("mnist", "test")
+
+    start = time.perf_counter()
+    model = checkpoints.load_model("vae-mnist")
+    x_bin = vae.dynamic_binarize(x_test[:1000], torch.Generator().manual_seed(123))
+    nll = vae.iwae_nll(model, x_bin, k=500, generator=torch.Generator().manual_seed(0))
+    figures["VAE"] = {"test_nll_nats": round(nll, 2), "seconds": round(time.perf_counter() - start, 1)}
+    print(f"  VAE NLL {nll:.2f} nats", flush=True)
+
+    G, _, history = gan.train_toy("nonsaturating", seed=0, progress=False, device="cpu")
+    modes, quality = gan.mode_coverage(gan.sample(G, 2000, seed=123), data.toy2d_centers("8gaussians"),
+                                       data.toy2d_std("8gaussians"))
+    figures["GAN (toy)"] = {"modes_of_8": modes, "high_quality": round(quality, 3), "train_seconds": round(history.seconds, 1)}
+    print(f"  GAN modes {modes}/8", flush=True)
+
+    vq = checkpoints.load_model("vqvae-mnist").vqvae
+    codes = torch.cat([vq.code_map(x_test[i:i + 2000]) for i in range(0, len(x_test), 2000)])
+    figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
+                         "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
+
+    toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
+    real = data.toy2d("swissroll", 20_000, seed=0) / history.scale
+    ratios = []
+    for seed in range(3):
+        s = schedule.sample(toy, (2000, 2), generator=torch.Generator().manual_seed(100 + seed), progress=False)
+        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:4000]
+        ratios.append(metrics.energy_distance(s, real[pick[:2000]]) / metrics.energy_distance(real[pick[2000:]], real[pick[:2000]]))
+    figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}
+
+    extractor = metrics.feature_extractor("mnist", device="cpu")
+    reference = x_test[:1000]
+    scored = {"real digits": x_test[5000:6000]}
+    for name in checkpoints.GENERATORS:
+        start = time.perf_counter()
+        scored[name] = checkpoints.sample_images(name, 1000, seed=0, ddim_steps=25)
+        print(f"  sampled {name} in {time.perf_counter() - start:.1f} s", flush=True)
+    for name, images in scored.items():
+        r = metrics.score_samples(images, reference, extractor)
+        figures.setdefault(name, {}).update({k: round(v, 3) for k, v in r.items()})
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import torch
+
+    from gdmcourse.course import course_root
+
+    parser = argparse.ArgumentParser(prog="bench_course", description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="default: benchmarks/results.json")
+    args = parser.parse_args(argv)
+    root = course_root(Path(__file__).resolve().parent)
+    out = args.out or root / "benchmarks" / "results.json"
+
+    result = {"date": date.today().isoformat(), "machine": platform.machine(), "cpus": os.cpu_count(),
+              "torch": torch.__version__, "profile": "quick", "threads": 1}
+    if not args.skip_notebooks:
+        result["notebooks"] = notebook_times(root)
+    result["models"] = model_figures()
+
+    if "notebooks" in result:
+        print(f"{'notebook':34s} {'seconds':>8s} {'budget':>7s}")
+        for name, row in result["notebooks"].items():
+            mark = "✓" if row["ok"] and row["seconds"] <= row["budget"] else "✗"
+            print(f"{name:34s} {row['seconds']:8.1f} {row['budget']:7.0f} {mark}")
+        print(f"{'total':34s} {sum(r['seconds'] for r in result['notebooks'].values()):8.1f}")
+    print(f"\n{'model':18s} figures")
+    for name, figs in result["models"].items():
+        print(f"{name:18s} " + ", ".join(f"{k} {v}" for k, v in figs.items()))
+
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(result, indent=1) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    print(f"\nwrote {out}")
+    return 0 if all(r["ok"] for r in result.get("notebooks", {}).values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
