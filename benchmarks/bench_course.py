@@ -81,13 +81,11 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
                          "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_ddpm import toy_ratio  # one definition of the toy's figure
+
     toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
-    real = data.toy2d("swissroll", 20_000, seed=0) / history.scale
-    ratios = []
-    for seed in range(3):
-        s = schedule.sample(toy, (2000, 2), generator=torch.Generator().manual_seed(100 + seed), progress=False)
-        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:4000]
-        ratios.append(metrics.energy_distance(s, real[pick[:2000]]) / metrics.energy_distance(real[pick[2000:]], real[pick[:2000]]))
+    ratios = toy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / history.scale)
     figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}
 
     extractor = metrics.feature_extractor("mnist", device="cpu")

@@ -260,7 +260,7 @@ TRAINERS: dict[str, Callable[[bool], tuple[dict[str, torch.Tensor], dict[str, An
 @torch.no_grad()
 def sample_images(name: str, n: int, seed: int = 0, device: torch.device | str = "cpu", batch_size: int = 500,
                   ddim_steps: int = 50) -> torch.Tensor:
-    """``n`` images ``(n, 1, 28, 28)`` in [0, 1] from the shipped generative model ``name`` (see :data:`GENERATORS`).
+    r"""``n`` images ``(n, 1, 28, 28)`` in [0, 1] from the shipped generative model ``name`` (see :data:`GENERATORS`).
 
     VAE: Bernoulli means of decoded :math:`z \sim \mathcal N(0, I)`; DCGAN: ``(G(z) + 1) / 2``;
     VQ-VAE: PixelCNN-prior code maps, decoded; DDPM: DDIM with ``ddim_steps`` steps and

@@ -92,9 +92,12 @@ def codebook_perplexity(indices: torch.Tensor, num_codes: int) -> float:
 
     1 when one code is used for everything, ``num_codes`` when all are used equally.
     """
-    p = torch.bincount(indices.reshape(-1).cpu(), minlength=num_codes).double()
-    p = p / p.sum()
-    nz = p[p > 0]
+    return _perplexity_of_counts(torch.bincount(indices.reshape(-1).cpu(), minlength=num_codes))
+
+
+def _perplexity_of_counts(counts: torch.Tensor) -> float:
+    p = counts.double() / counts.sum()
+    nz = p[p > 0]  # 0 log 0 = 0
     return float(torch.exp(-(nz * nz.log()).sum()))
 
 
@@ -253,12 +256,10 @@ def train_vqvae(model: VQVAE, data: torch.Tensor, *, steps: int, batch_size: int
         if reset_every and (step + 1) % reset_every == 0:
             resets += reset_dead_codes(model.quantizer, out["z_e"], generator=gen)
         if (step + 1) % log_every == 0:
-            p = counts.double() / counts.sum()
-            nz = p[p > 0]
             history.step.append(step + 1)
             history.recon.append(sums["recon"] / log_every)
             history.vq.append(sums["vq"] / log_every)
-            history.perplexity.append(float(torch.exp(-(nz * nz.log()).sum())))
+            history.perplexity.append(_perplexity_of_counts(counts))
             history.dead.append(int((counts == 0).sum()))
             history.resets.append(resets)
             bar.set_postfix(recon=f"{history.recon[-1]:.4f}", perplexity=f"{history.perplexity[-1]:.1f}", refresh=False)
