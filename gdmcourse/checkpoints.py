@@ -17,6 +17,7 @@ its PixelCNN prior) and ``ddpm`` (notebook 08's UNet).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -75,7 +76,11 @@ def _save(name: str, state: dict[str, torch.Tensor], info: dict[str, Any]) -> Pa
     fd, tmp = tempfile.mkstemp(dir=WEIGHTS, suffix=".part")
     os.close(fd)
     try:
-        torch.save(state, tmp)
+        # serialise through a buffer: torch.save names the zip's inner folder after the file,
+        # and a random temporary name would make the same weights hash differently
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        Path(tmp).write_bytes(buffer.getvalue())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the package's files are world-readable
         os.replace(tmp, target)
     finally:

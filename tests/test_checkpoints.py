@@ -98,3 +98,10 @@ def test_vqvae_with_prior_needs_matching_codebooks():
 
     with pytest.raises(ValueError, match="codes"):
         vqvae.VQVAEWithPrior(vqvae.VQVAE(num_codes=16), vqvae.PixelCNNPrior(num_codes=32))
+
+
+def test_the_same_weights_always_hash_the_same(weights_copy):
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    first = checkpoints.registry() and checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
+    second = checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
+    assert first == second  # so `python -m gdmcourse train NAME` reproduces the recorded sha256
