@@ -104,4 +104,4 @@ def test_the_same_weights_always_hash_the_same(weights_copy):
     state = {"w": torch.arange(6.0).reshape(2, 3)}
     first = checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
     second = checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
-    assert first == second  # so `python -m gdmcourse train NAME` reproduces the recorded sha256
+    assert first == second  # so a bit-identical retrain reproduces the recorded sha256
