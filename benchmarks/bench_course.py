@@ -90,11 +90,8 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
                          "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_ddpm import toy_ratio  # one definition of the toy's figure
-
     toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
-    ratios = toy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / history.scale)
+    ratios = ddpm.toy_energy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / history.scale)
     figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}
 
     extractor = metrics.feature_extractor("mnist", device="cpu")

@@ -36,21 +36,6 @@ from collections.abc import Sequence
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def toy_ratio(model, schedule, real, seeds: int = 3) -> list[float]:
-    """Energy distance (samples vs data) / (data vs data), per sampling seed."""
-    import torch
-
-    from gdmcourse import metrics
-
-    ratios = []
-    for seed in range(seeds):
-        s = schedule.sample(model, (2000, 2), generator=torch.Generator().manual_seed(100 + seed), progress=False)
-        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:4000]
-        a, b = real[pick[:2000]], real[pick[2000:]]
-        ratios.append(metrics.energy_distance(s, a) / metrics.energy_distance(b, a))
-    return ratios
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
@@ -65,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in range(args.seeds):
         model, schedule, history = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
         real = data.toy2d("swissroll", 20_000, seed=seed) / history.scale
-        ratios = toy_ratio(model, schedule, real)
+        ratios = ddpm.toy_energy_ratio(model, schedule, real)
         means.append(statistics.mean(ratios))
         print(f"toy seed {seed}: trained in {history.seconds:.1f} s, energy-distance ratio {means[-1]:.2f} "
               f"(per sampling seed {' '.join(f'{r:.2f}' for r in ratios)})", flush=True)

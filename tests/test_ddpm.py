@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gdmcourse import ddpm, nets
+from gdmcourse import ddpm, metrics, nets
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +220,17 @@ def test_time_mlp():
     assert (a - b).abs().max() > 1e-4  # the step changes the prediction
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
         net(torch.randn(5, 3), torch.arange(5))
+
+
+def test_toy_energy_ratio_flags_a_collapsed_sampler(schedule):
+    """Samples all at 0 against N(0, I) data: D² = 2 E|X| − E|X − X'| = √(2π) − √π ≈ 0.734 in 2-D,
+    while two 200-point data samples are at O(1/n): the ratio must be large."""
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(400, 2, generator=g)
+    collapsed = PointMassOracle(schedule, torch.zeros(2))
+    ratios = ddpm.toy_energy_ratio(collapsed, schedule, data, seeds=2, n=200)
+    assert len(ratios) == 2 and min(ratios) > 20, ratios
+    numerator = math.sqrt(2 * math.pi) - math.sqrt(math.pi)
+    assert metrics.energy_distance(torch.zeros(1, 2), torch.randn(20000, 2, generator=g)) == pytest.approx(numerator, rel=0.02)
+    with pytest.raises(ValueError, match="at least 400"):
+        ddpm.toy_energy_ratio(collapsed, schedule, data[:399], n=200)
