@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	@touch $@
 
-# The server settings live in gdmcourse.course.lab_command (the browser tests start the same server).
+# The server settings live in gdmcourse.course.lab.lab_command (the browser tests start the same server).
 lab: install
 	$(BIN)/python -m gdmcourse lab --port=$(PORT)
 

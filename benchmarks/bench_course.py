@@ -49,7 +49,8 @@ BUDGET_S = {"notebooks": 180.0, "solutions": 60.0}
 
 
 def notebook_times(root: Path) -> dict[str, dict[str, float | bool]]:
-    from gdmcourse.course import resolve, run_notebook
+    from gdmcourse.course.execute import run_notebook
+    from gdmcourse.course.notebooks import resolve
 
     out: dict[str, dict[str, float | bool]] = {}
     with tempfile.TemporaryDirectory(prefix="gdm-bench-") as tmp:
@@ -66,14 +67,14 @@ def notebook_times(root: Path) -> dict[str, dict[str, float | bool]]:
 def model_figures() -> dict[str, dict[str, float]]:
     import torch
 
-    from gdmcourse import checkpoints, data, ddpm, gan, metrics, vae, vqvae
+    from gdmcourse import data, ddpm, gan, metrics, recipes, vae, vqvae
 
     torch.set_num_threads(1)
     figures: dict[str, dict[str, float]] = {}
     x_test, _ = data.load_images("mnist", "test")
 
     start = time.perf_counter()
-    model = checkpoints.load_model("vae-mnist")
+    model = recipes.load_model("vae-mnist")
     x_bin = vae.dynamic_binarize(x_test[:1000], torch.Generator().manual_seed(123))
     nll = vae.iwae_nll(model, x_bin, k=500, generator=torch.Generator().manual_seed(0))
     figures["VAE"] = {"test_nll_nats": round(nll, 2), "seconds": round(time.perf_counter() - start, 1)}
@@ -85,13 +86,15 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["GAN (toy)"] = {"modes_of_8": modes, "high_quality": round(quality, 3), "train_seconds": round(history.seconds, 1)}
     print(f"  GAN modes {modes}/8", flush=True)
 
-    vq = checkpoints.load_model("vqvae-mnist").vqvae
+    vq = recipes.load_model("vqvae-mnist").vqvae
     codes = torch.cat([vq.code_map(x_test[i:i + 2000]) for i in range(0, len(x_test), 2000)])
     figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
                          "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
 
     toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
-    ratios = ddpm.toy_energy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / history.scale)
+    real = data.toy2d("swissroll", 20_000, seed=0) / history.scale
+    ratios = metrics.energy_distance_ratio(
+        lambda n, g: schedule.sample(toy, (n, 2), generator=g, progress=False), real)
     figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}
 
     extractor = metrics.feature_extractor("mnist", device="cpu")
@@ -99,9 +102,10 @@ def model_figures() -> dict[str, dict[str, float]]:
     shuffled = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))]
     reference = shuffled[:1000]
     scored = {"real digits": shuffled[5000:6000]}
-    for name in checkpoints.GENERATORS:
+    for name in recipes.GENERATORS:
         start = time.perf_counter()
-        scored[name] = checkpoints.sample_images(name, 1000, seed=0, ddim_steps=25)
+        options = {"ddim_steps": 25} if name == "ddpm" else {}
+        scored[name] = recipes.generator(name, **options).sample_images(1000, torch.Generator().manual_seed(0))
         print(f"  sampled {name} in {time.perf_counter() - start:.1f} s", flush=True)
     for name, images in scored.items():
         r = metrics.score_samples(images, reference, extractor)
@@ -112,7 +116,7 @@ def model_figures() -> dict[str, dict[str, float]]:
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
-    from gdmcourse.course import course_root
+    from gdmcourse.course.notebooks import course_root
 
     parser = argparse.ArgumentParser(prog="bench_course", description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")

@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
-    from gdmcourse import checkpoints, data, ddpm, metrics
+    from gdmcourse import data, ddpm, metrics, recipes
 
     parser = argparse.ArgumentParser(prog="bench_ddpm", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -50,14 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in range(args.seeds):
         model, schedule, history = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
         real = data.toy2d("swissroll", 20_000, seed=seed) / history.scale
-        ratios = ddpm.toy_energy_ratio(model, schedule, real)
+        ratios = metrics.energy_distance_ratio(
+            lambda n, g: schedule.sample(model, (n, 2), generator=g, progress=False), real)
         means.append(statistics.mean(ratios))
         print(f"toy seed {seed}: trained in {history.seconds:.1f} s, energy-distance ratio {means[-1]:.2f} "
               f"(per sampling seed {' '.join(f'{r:.2f}' for r in ratios)})", flush=True)
     print(f"toy: mean ratio over {args.seeds} training seeds {statistics.mean(means):.2f} (target <= 3)")
     if args.skip_images:
         return 0
-    unet = checkpoints.load_model("ddpm")
+    unet = recipes.load_model("ddpm")
     linear = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(1000))
     classifier = metrics.feature_extractor("mnist", device="cpu")
 

@@ -1,7 +1,7 @@
 """Wall time of every lecture notebook and solution, run headless as CI runs them.
 
 Each notebook runs in a fresh kernel with CI's settings (CPU, quick profile, one thread;
-see ``gdmcourse.course.run_notebook``) and its executed copy goes to a temporary folder,
+see ``gdmcourse.course.execute.run_notebook``) and its executed copy goes to a temporary folder,
 so the stored outputs are not touched. Budgets (DESIGN.md, 2 cores, quick profile): a
 lecture notebook <= 180 s, a solution notebook <= 60 s. Prints a table; asserts nothing.
 
@@ -22,7 +22,8 @@ BUDGET_S = {"notebooks": 180.0, "solutions": 60.0}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Time the notebooks named in ``argv`` (default all); returns 1 if one failed to run, else 0."""
-    from gdmcourse.course import course_root, resolve, run_notebook
+    from gdmcourse.course.execute import run_notebook
+    from gdmcourse.course.notebooks import course_root, resolve
 
     parser = argparse.ArgumentParser(prog="bench_notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME")

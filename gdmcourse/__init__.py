@@ -6,9 +6,15 @@ Notebooks start with::
     gdmcourse.require_version("0.1")
     device = gdmcourse.startup(seed=42)
 
-Topic modules mirror the notebooks (``autoencoder``, ...); infrastructure modules serve
-them all (``runtime``, ``data``, ``nets``, ``train``, ``plot``, ``checks``). Submodules are
-imported on first use, so ``import gdmcourse`` stays cheap (it does not import torch).
+Layers, each importing only those below it:
+
+- foundation: ``runtime``, ``types``, ``data``, ``nets``, ``train``, ``plot``, ``widgets``, ``weights``;
+- topics, one per notebook: ``autoencoder``, ``vae``, ``reparam``, ``gan``, ``minimax``, ``wgan``,
+  ``vqvae``, ``ddpm``, ``metrics``;
+- ``recipes``: how each shipped model is trained (the CLI and the notebooks share them);
+- ``course``: the instructor and CI tooling (``gdmcourse.checks`` is ``gdmcourse.course.checks``).
+
+Submodules are imported on first use, so ``import gdmcourse`` stays cheap (it does not import torch).
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ def require_version(required: str) -> None:
                            "(or `pip install -e .` in your environment), then restart the kernel.")
 
 
-_SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "ddpm", "gan", "grading", "metrics",
-               "minimax", "nets", "plot", "reparam", "runtime", "train", "vae", "vqvae", "wgan", "widgets"}
+_SUBMODULES = {"autoencoder", "course", "data", "ddpm", "gan", "metrics", "minimax", "nets", "plot", "recipes",
+               "reparam", "runtime", "train", "types", "vae", "vqvae", "weights", "wgan", "widgets"}
+# Short names for tooling that lives in course/: `from gdmcourse import checks as check` in every notebook.
+_ALIASES = {"checks": "course.checks"}
 
 
 # Runtime: seeds, device, profile (re-exported from gdmcourse.runtime, imported on first use)
@@ -40,14 +48,17 @@ _RUNTIME = {"startup", "device", "profile"}
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _ALIASES:
+        return importlib.import_module(f".{_ALIASES[name]}", __name__)
     if name in _RUNTIME:
         return getattr(importlib.import_module(".runtime", __name__), name)
     raise AttributeError(f"module 'gdmcourse' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
-    from . import (autoencoder, checkpoints, checks, course, data, ddpm, gan, grading,  # noqa: F401
-                   metrics, minimax, nets, plot, reparam, train, vae, vqvae, wgan, widgets)
+    from . import (autoencoder, course, data, ddpm, gan, metrics, minimax, nets, plot,  # noqa: F401
+                   recipes, reparam, train, types, vae, vqvae, weights, wgan, widgets)
+    from .course import checks  # noqa: F401
     from .runtime import device, profile, startup  # noqa: F401
 
-__all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]
+__all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES | set(_ALIASES))]

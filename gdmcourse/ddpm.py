@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 import torch
 
 __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "DDPMHistory", "train_ddpm",
-           "to_model_range", "to_image_range", "toy_schedule", "train_toy",
-           "toy_energy_ratio"]
+           "to_model_range", "to_image_range", "toy_schedule", "train_toy"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -336,28 +335,6 @@ def train_toy(name: str = "swissroll", *, steps: int = 8000, seed: int = 0, devi
                          ema_decay=0.99, seed=seed, device=device if device is not None else "cpu", progress=progress)
     history.scale = scale
     return history.ema, schedule, history
-
-
-@torch.no_grad()
-def toy_energy_ratio(model: Model, schedule: DiffusionSchedule, real: torch.Tensor, seeds: int = 3,
-                     n: int = 2000) -> list[float]:
-    """How close a toy DDPM's samples are to its data, per sampling seed (notebook 08, the benchmarks).
-
-    For each seed: ``n`` samples (Algorithm 2) against ``n`` data points, as
-    :func:`gdmcourse.metrics.energy_distance`, divided by that between two disjoint ``n``-point
-    draws of ``real (N, 2)`` (``N >= 2n``): 1 is as close as two samples of the data itself.
-    """
-    from . import metrics
-
-    if len(real) < 2 * n:
-        raise ValueError(f"need at least {2 * n} data points for two disjoint samples of {n}, got {len(real)}")
-    ratios = []
-    for seed in range(seeds):
-        s = schedule.sample(model, (n, 2), generator=torch.Generator().manual_seed(100 + seed), progress=False)
-        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:2 * n]
-        a, b = real[pick[:n]], real[pick[n:]]
-        ratios.append(metrics.energy_distance(s.cpu(), a) / metrics.energy_distance(b, a))
-    return ratios
 
 
 def _device_of(model: Model) -> torch.device:

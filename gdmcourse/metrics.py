@@ -17,6 +17,7 @@ course trains itself (notebook 09); here they are plain ``(N, D)`` tensors or ar
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -121,6 +122,29 @@ def energy_distance(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) 
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"expected samples of shape (N, D) and (M, D), got {tuple(x.shape)} and {tuple(y.shape)}")
     return float(2 * torch.cdist(x, y).mean() - torch.cdist(x, x).mean() - torch.cdist(y, y).mean())
+
+
+def energy_distance_ratio(sample: Callable[[int, torch.Generator], torch.Tensor], real: torch.Tensor,
+                          seeds: int = 3, n: int = 2000) -> list[float]:
+    """How close a model's samples are to its data, per sampling seed: 1 is as close as the data to itself.
+
+    For each seed ``s``: ``sample(n, generator)`` (the generator seeded ``100 + s``) against
+    ``n`` points of ``real (N, D)``, as :func:`energy_distance`, divided by the energy distance
+    between two disjoint ``n``-point draws of ``real`` (picked with seed ``s``). Notebook 08 and
+    the benchmarks score the 2-D toy DDPM with it.
+
+    Raises:
+        ValueError: ``real`` holds fewer than ``2 n`` points.
+    """
+    if len(real) < 2 * n:
+        raise ValueError(f"need at least {2 * n} data points for two disjoint samples of {n}, got {len(real)}")
+    ratios = []
+    for seed in range(seeds):
+        s = sample(n, torch.Generator().manual_seed(100 + seed))
+        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:2 * n]
+        a, b = real[pick[:n]], real[pick[n:]]
+        ratios.append(energy_distance(s.cpu(), a) / energy_distance(b, a))
+    return ratios
 
 
 def _kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
@@ -265,10 +289,10 @@ def feature_extractor(dataset: str, device: torch.device | str | None = None) ->
     ``gdmcourse/weights/checkpoints.json`` for the sha256, the command and the test accuracy);
     nothing is downloaded.
     """
-    from . import checkpoints, nets, runtime
+    from . import nets, runtime, weights
 
     if dataset not in ("mnist", "fashion-mnist"):
         raise ValueError(f"no feature network for {dataset!r}; choose 'mnist' or 'fashion-mnist'")
     model = nets.SmallCNN()
-    model.load_state_dict(checkpoints.load_state(f"classifier-{dataset}"))
+    model.load_state_dict(weights.load_state(f"classifier-{dataset}"))
     return FeatureExtractor(model, device if device is not None else runtime.device())

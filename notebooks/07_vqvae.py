@@ -51,7 +51,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gdmcourse import data, plot
+from gdmcourse import data, plot, recipes
 from gdmcourse import vqvae
 
 device = gdmcourse.startup(seed=7)
@@ -150,6 +150,8 @@ print(f"without the trick, does z_e get a gradient? {e_plain.requires_grad}")
 #
 # The model (`vqvae.VQVAE`): two strided convolutions take a 28×28 digit to a **7×7 grid** of
 # $D = 16$-dimensional vectors, quantized with $K = 128$ codes; transposed convolutions decode.
+# Its sizes and optimiser settings are `recipes.VQVAE`, the recipe the shipped `vqvae-mnist`
+# checkpoint (notebook 09) is trained with.
 # We train it for 1,000 Adam steps three times: with the plain codebook loss, with the EMA
 # codebook, and with the EMA codebook plus a reset of dead codes every 50 steps. Every 50
 # steps the history records the mean losses and the code usage over those 50 batches.
@@ -159,15 +161,15 @@ X_train, y_train = data.load_images("mnist", "train")
 X_test, y_test = data.load_images("mnist", "test")
 VARIANTS = {"plain": dict(ema=False, reset_every=0), "EMA": dict(ema=True, reset_every=0),
             "EMA + reset": dict(ema=True, reset_every=50)}
-K = 128
+K = recipes.VQVAE.num_codes  # 128
 
 # %% tags=["nbval-ignore-output"]
 models, histories = {}, {}
 for name, opts in VARIANTS.items():
     torch.manual_seed(0)
-    model = vqvae.VQVAE(num_codes=K, code_dim=16, width=16, ema=opts["ema"]).to(device)
-    histories[name] = vqvae.train_vqvae(model, X_train, steps=1000, batch_size=64, lr=1e-3,
-                                        reset_every=opts["reset_every"], log_every=50, seed=0)
+    model = recipes.VQVAE.model(ema=opts["ema"]).to(device)
+    histories[name] = recipes.VQVAE.train(model, X_train, steps=1000, reset_every=opts["reset_every"], log_every=50,
+                                          seed=0)
     models[name] = model
     h = histories[name]
     print(f"{name:12s} {h.seconds:5.1f} s: reconstruction MSE {h.recon[-1]:.4f}, perplexity {h.perplexity[-1]:5.1f}, "
@@ -259,8 +261,8 @@ print("test reconstruction MSE below 0.01 (per pixel in [0, 1]), from 49 symbols
 with torch.no_grad():
     train_maps = torch.cat([vq.code_map(X_train[i:i + 2000].to(device)).cpu() for i in range(0, len(X_train), 2000)])
 torch.manual_seed(1)
-prior = vqvae.PixelCNNPrior(num_codes=K, width=64, layers=5).to(device)
-prior_losses = vqvae.train_prior(prior, train_maps, steps=1200, batch_size=64, lr=2e-3, seed=1)
+prior = recipes.VQVAE.prior().to(device)
+prior_losses = recipes.VQVAE.train_prior(prior, train_maps, steps=1200)
 with torch.no_grad():
     test_nll = prior.nll(vq.code_map(X_test[:2000].to(device))).item()
 print(f"prior NLL on test code maps: {test_nll:.2f} nats per position (uniform: log K = {math.log(K):.2f})")

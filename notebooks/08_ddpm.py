@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gdmcourse import checkpoints, data, metrics, plot, widgets
+from gdmcourse import data, metrics, plot, recipes, weights, widgets
 from gdmcourse import ddpm
 
 device = gdmcourse.startup(seed=8)
@@ -270,10 +270,11 @@ plt.show()
 # (`metrics.energy_distance`) is 0 only for equal distributions. Two independent
 # 2,000-point samples of the data are not at 0 either, so we report the ratio of
 # (samples vs data) to (data vs data), averaged over three seeds: 1 is as good as it gets
-# (`ddpm.toy_energy_ratio`; the benchmarks report the same figure).
+# (`metrics.energy_distance_ratio`; the benchmarks report the same figure).
 
 # %%
-ratios = ddpm.toy_energy_ratio(toy_model, toy_schedule, toy_real, seeds=3)
+ratios = metrics.energy_distance_ratio(
+    lambda n, g: toy_schedule.sample(toy_model, (n, 2), generator=g, progress=False), toy_real, seeds=3)
 toy_ratio = float(np.mean(ratios))
 print(f"energy distance ratio (samples vs data) / (data vs data): {toy_ratio:.1f}")
 
@@ -291,8 +292,8 @@ print("the toy DDPM is within the issue's target (ratio ≤ 3)")
 # command printed below and are checked against their sha256 on loading.
 
 # %%
-record = checkpoints.registry()["ddpm"]
-unet = checkpoints.load_model("ddpm").to(device)
+record = weights.registry()["ddpm"]
+unet = recipes.load_model("ddpm").to(device)
 print(f"command: {record['command']}\nsha256: {record['sha256']}")
 print(f"{record['parameters']:,} parameters, {record['steps']} steps of batch {record['batch_size']}, "
       f"{record['schedule']}, {record['weights']}, final L_simple {record['final_loss_mean_last_500']}")

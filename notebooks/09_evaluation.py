@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gdmcourse import checkpoints, data, metrics, plot
+from gdmcourse import data, metrics, plot, recipes
 
 device = gdmcourse.startup(seed=9)
 plot.use_style()
@@ -203,7 +203,7 @@ print("dropping modes lowers recall only; blurring lowers precision only")
 # against 1,000 test digits for several thresholds $\psi$.
 
 # %%
-generator = checkpoints.load_model("dcgan-mnist").to(device)
+generator = recipes.load_model("dcgan-mnist").to(device)
 
 
 def truncated_normal(n, dim, psi, g):
@@ -256,7 +256,7 @@ plt.show()
 # error** as the reconstruction.
 
 # %%
-vq = checkpoints.load_model("vqvae-mnist").vqvae.to(device)
+vq = recipes.load_model("vqvae-mnist").vqvae.to(device)
 x = X_test[:500]
 recon = vq.reconstruct(x.to(device)).cpu()
 target_mse = F.mse_loss(recon, x).item()
@@ -314,9 +314,11 @@ plt.show()
 reference = X_test[:1000]
 rows = {"real digits (held out)": metrics.score_samples(X_test[5000:6000], reference, extractor)}
 samples = {}
-for name, label in [("vae-mnist", "VAE"), ("dcgan-mnist", "DCGAN"), ("vqvae-mnist", "VQ-VAE + PixelCNN"),
-                    ("ddpm", "DDPM (DDIM-25)")]:
-    samples[label] = checkpoints.sample_images(name, 1000, seed=0, device=device, ddim_steps=25)
+shipped = {"VAE": recipes.generator("vae-mnist", device), "DCGAN": recipes.generator("dcgan-mnist", device),
+           "VQ-VAE + PixelCNN": recipes.generator("vqvae-mnist", device),
+           "DDPM (DDIM-25)": recipes.generator("ddpm", device, ddim_steps=25)}
+for label, model in shipped.items():
+    samples[label] = model.sample_images(1000, torch.Generator().manual_seed(0))
     rows[label] = metrics.score_samples(samples[label], reference, extractor)
 print(f"{'model':24s} {'FID':>7s} {'IS':>12s} {'precision':>9s} {'recall':>7s}")
 for label, r in rows.items():

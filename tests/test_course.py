@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gdmcourse import course
+from gdmcourse.course import execute, exercises, notebooks
 from gdmcourse.__main__ import main
 
 HEADER = """# ---
@@ -79,7 +79,7 @@ def test_code_markers_at_each_indentation_become_raise():
                   ("code", "def f(x):\n    y = x\n    ### BEGIN SOLUTION\n    return y\n    ### END SOLUTION"),
                   ("code", "class A:\n    def g(self):\n        if True:\n            ### BEGIN SOLUTION\n"
                            "            return 1\n            ### END SOLUTION\n        return 2"))
-    ex = course.exercise_from_solution(nb)
+    ex = exercises.exercise_from_solution(nb)
     assert [c.source for c in ex.cells] == [
         "raise NotImplementedError\nprint(z)",
         "def f(x):\n    y = x\n    raise NotImplementedError",
@@ -91,7 +91,7 @@ def test_several_blocks_in_one_cell_are_each_replaced():
     nb = notebook(("code", "def a():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n\n"
                            "def b():\n    '''doc'''\n    ### BEGIN SOLUTION\n    x = 2\n    return x\n"
                            "    ### END SOLUTION"))
-    ex = course.exercise_from_solution(nb)
+    ex = exercises.exercise_from_solution(nb)
     assert ex.cells[0].source == ("def a():\n    raise NotImplementedError\n\n\n"
                                   "def b():\n    '''doc'''\n    raise NotImplementedError")
 
@@ -102,7 +102,7 @@ def test_markdown_answers_and_solution_only_cells():
                   ("code", "assert secret()"),
                   ("code", "check(f)"),
                   tags={2: ["solution-only"], 3: ["nbval-ignore-output"]})
-    ex = course.exercise_from_solution(nb)
+    ex = exercises.exercise_from_solution(nb)
     assert [c.source for c in ex.cells] == ["**Q.** Why?", "Answer:\n_Your answer here._\nEnd.", "check(f)"]
     assert ex.cells[2].metadata["tags"] == ["nbval-ignore-output"]
 
@@ -113,7 +113,7 @@ def test_exercise_is_clean_and_the_solution_untouched():
     nb.cells[0].execution_count = 3
     nb.metadata["widgets"] = {"state": {}}
     before = json.dumps(nb, sort_keys=True)
-    ex = course.exercise_from_solution(nb, source_name="solutions/01_x.py")
+    ex = exercises.exercise_from_solution(nb, source_name="solutions/01_x.py")
     assert json.dumps(nb, sort_keys=True) == before
     assert ex.cells[0].cell_type == "markdown" and "solutions/01_x.py" in ex.cells[0].source
     assert "exercises build" in ex.cells[0].source
@@ -127,7 +127,7 @@ def test_exercise_is_clean_and_the_solution_untouched():
 
 def test_exercise_ids_are_stable():
     nb = notebook(("code", "a = 1"), ("code", "a = 1"), ("markdown", "# T"))
-    a, b = course.exercise_from_solution(nb), course.exercise_from_solution(nb)
+    a, b = exercises.exercise_from_solution(nb), exercises.exercise_from_solution(nb)
     assert [c.id for c in a.cells] == [c.id for c in b.cells]
     assert len({c.id for c in a.cells}) == 3
 
@@ -141,31 +141,31 @@ def test_exercise_ids_are_stable():
 ])
 def test_bad_code_markers_name_file_and_cell(source, message):
     nb = notebook(("markdown", "# T"), ("code", source))
-    with pytest.raises(course.MarkerError, match=message) as info:
-        course.exercise_from_solution(nb, source_name="solutions/07_x.py")
+    with pytest.raises(exercises.MarkerError, match=message) as info:
+        exercises.exercise_from_solution(nb, source_name="solutions/07_x.py")
     assert "solutions/07_x.py, cell 2" in str(info.value)
 
 
 def test_bad_markdown_markers_are_reported():
     nb = notebook(("markdown", "<!-- BEGIN SOLUTION -->\nanswer"))
-    with pytest.raises(course.MarkerError, match=r"cell 1 \(markdown.*never closed"):
-        course.exercise_from_solution(nb, source_name="solutions/01_x.py")
+    with pytest.raises(exercises.MarkerError, match=r"cell 1 \(markdown.*never closed"):
+        exercises.exercise_from_solution(nb, source_name="solutions/01_x.py")
     nb = notebook(("markdown", "### BEGIN SOLUTION\nanswer\n### END SOLUTION"))  # code markers in markdown
-    with pytest.raises(course.MarkerError, match="malformed"):
-        course.exercise_from_solution(nb)
+    with pytest.raises(exercises.MarkerError, match="malformed"):
+        exercises.exercise_from_solution(nb)
 
 
 def test_solution_block_lines_are_those_only_inside_blocks():
     nb = notebook(("code", "x = 1\n### BEGIN SOLUTION\nx = 1\ny = secret(x)\n)\n### END SOLUTION"),
                   ("markdown", "<!-- BEGIN SOLUTION -->\nThe answer.\n<!-- END SOLUTION -->"),
                   ("code", "hidden_check()"), tags={2: ["solution-only"]})
-    assert course.solution_block_lines(nb) == {"y = secret(x)", "The answer.", "hidden_check()"}
+    assert exercises.solution_block_lines(nb) == {"y = secret(x)", "The answer.", "hidden_check()"}
 
 
 # ------------------------------------------------------------------------------ build_exercises
 
 def build(root: Path) -> list[Path]:
-    return course.build_exercises(root / "solutions", root / "exercises", log=lambda _: None)
+    return exercises.build_exercises(root / "solutions", root / "exercises", log=lambda _: None)
 
 
 def test_build_writes_exercises_and_is_idempotent(tiny_course):
@@ -191,7 +191,7 @@ def test_build_keeps_a_students_work(tiny_course):
     nbformat.write(ex, path)
     student = path.read_text()
     messages = []
-    course.build_exercises(tiny_course / "solutions", tiny_course / "exercises", log=messages.append)
+    exercises.build_exercises(tiny_course / "solutions", tiny_course / "exercises", log=messages.append)
     backups = list((tiny_course / "exercises").glob("01_tiny.ipynb.bak-*"))
     assert len(backups) == 1 and backups[0].read_text() == student
     assert any("kept student work" in m and "edited" in m for m in messages)
@@ -228,48 +228,48 @@ def test_build_moves_a_stray_py_twin(tiny_course):
 
 def test_build_with_a_marker_error_writes_nothing(tiny_course):
     (tiny_course / "solutions" / "02_bad.py").write_text(percent("x = 1\n### END SOLUTION"))
-    with pytest.raises(course.MarkerError, match="02_bad.py, cell 1"):
+    with pytest.raises(exercises.MarkerError, match="02_bad.py, cell 1"):
         build(tiny_course)
     assert list((tiny_course / "exercises").iterdir()) == []
 
 
 def test_student_work_rule():
-    fresh = course.exercise_from_solution(notebook(("code", "def f():\n    ### BEGIN SOLUTION\n    return 1\n"
+    fresh = exercises.exercise_from_solution(notebook(("code", "def f():\n    ### BEGIN SOLUTION\n    return 1\n"
                                                             "    ### END SOLUTION"), ("markdown", "# T")))
-    assert course.student_work(fresh, fresh) == []
-    old = course.exercise_from_solution(notebook(("code", "def f():\n    raise NotImplementedError\n# old"),))
-    assert course.student_work(old, fresh) == []  # the previous build's text, unedited
+    assert exercises.student_work(fresh, fresh) == []
+    old = exercises.exercise_from_solution(notebook(("code", "def f():\n    raise NotImplementedError\n# old"),))
+    assert exercises.student_work(old, fresh) == []  # the previous build's text, unedited
     old.cells.append(nbformat.v4.new_code_cell("my_experiment()"))
-    assert course.student_work(old, fresh) == ["cell 2 was edited"]
+    assert exercises.student_work(old, fresh) == ["cell 2 was edited"]
     old.cells[1].source = ""
-    assert course.student_work(old, fresh) == []  # an empty new cell is no work
+    assert exercises.student_work(old, fresh) == []  # an empty new cell is no work
 
 
 # ------------------------------------------------------------------------- discovery, resolve
 
 def test_course_root_and_titles(tiny_course, monkeypatch):
     monkeypatch.chdir(tiny_course / "notebooks")
-    assert course.course_root() == tiny_course.resolve()
-    items = course.list_course()
+    assert notebooks.course_root() == tiny_course.resolve()
+    items = notebooks.list_course()
     assert [(i.kind, i.name, i.title, i.stored) for i in items] == [
         ("notebooks", "01_tiny", "01 · Tiny lecture", False),
         ("notebooks", "02_other", "Other", False),
         ("solutions", "01_tiny", "Exercise 01 · Tiny", False),
     ]
     [ex] = build(tiny_course)
-    assert course.notebook_title(ex) == "Exercise 01 · Tiny"
+    assert notebooks.notebook_title(ex) == "Exercise 01 · Tiny"
 
 
 def test_course_root_not_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(course, "__file__", str(tmp_path / "pkg" / "course.py"))
-    with pytest.raises(course.CourseError, match="no course folder"):
-        course.course_root(tmp_path)
+    monkeypatch.setattr(notebooks, "__file__", str(tmp_path / "pkg" / "course" / "notebooks.py"))
+    with pytest.raises(notebooks.CourseError, match="no course folder"):
+        notebooks.course_root(tmp_path)
 
 
 def test_resolve(tiny_course, monkeypatch):
     nb, sol = tiny_course / "notebooks" / "01_tiny.py", tiny_course / "solutions" / "01_tiny.py"
     other = tiny_course / "notebooks" / "02_other.py"
-    r = lambda *names, **kw: course.resolve(names, root=tiny_course, **kw)  # noqa: E731
+    r = lambda *names, **kw: notebooks.resolve(names, root=tiny_course, **kw)  # noqa: E731
     assert r() == [nb, other, sol]
     assert r("01") == [nb, sol]
     assert r("01_tiny") == [nb, sol]
@@ -283,11 +283,11 @@ def test_resolve(tiny_course, monkeypatch):
     monkeypatch.chdir(tiny_course / "solutions")
     assert r("01_tiny.py") == [sol]
     assert r("../notebooks/02_other.ipynb") == [other]
-    with pytest.raises(course.CourseError):
+    with pytest.raises(notebooks.CourseError):
         r("notebooks/09_none.py")
-    with pytest.raises(course.CourseError, match=r"no notebook matches '03'.*01_tiny, 02_other"):
+    with pytest.raises(notebooks.CourseError, match=r"no notebook matches '03'.*01_tiny, 02_other"):
         r("03")
-    with pytest.raises(course.CourseError, match="in solutions/"):
+    with pytest.raises(notebooks.CourseError, match="in solutions/"):
         r("02", only="solutions")
 
 
@@ -308,7 +308,7 @@ def test_run_notebook_writes_clean_outputs(tiny_course):
 
     py = tiny_course / "notebooks" / "03_run.py"
     py.write_text(percent(*RUN_CELLS))
-    result = course.run_notebook(py, timeout=60)
+    result = execute.run_notebook(py, timeout=60)
     assert result.ok, result.error
     assert result.written == py.with_suffix(".ipynb") and result.seconds > 0
     nb = nbformat.read(result.written, as_version=4)
@@ -319,7 +319,7 @@ def test_run_notebook_writes_clean_outputs(tiny_course):
     assert "widgets" not in nb.metadata and set(nb.metadata) <= {"kernelspec", "language_info"}
     assert "version" not in nb.metadata.get("language_info", {})
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
-    assert course.sync_check(py, result.written)
+    assert notebooks.sync_check(py, result.written)
     assert result.rewrote_source and "return 1\n\n\n# %%" in py.read_text()
     assert result.written.stat().st_mode & 0o777 == py.stat().st_mode & 0o777  # not mkstemp's 0600
 
@@ -341,7 +341,7 @@ def test_stored_outputs_are_what_nbval_computes(tiny_course):
 
     py = tiny_course / "notebooks" / "04_nbval.py"
     py.write_text(percent(*NBVAL_CELLS))
-    result = course.run_notebook(py, timeout=60)
+    result = execute.run_notebook(py, timeout=60)
     assert result.ok, result.error
     nb = nbformat.read(result.written, as_version=4)
     assert nb.cells[1].outputs[0]["output_type"] == "execute_result"
@@ -349,7 +349,7 @@ def test_stored_outputs_are_what_nbval_computes(tiny_course):
     cfg = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                           "--nbval-current-env", "--nbval-sanitize-with", str(cfg), str(result.written)],
-                         cwd=tiny_course, env=course.kernel_env(), capture_output=True, text=True, timeout=300)
+                         cwd=tiny_course, env=execute.kernel_env(), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:]
     assert f"{len(NBVAL_CELLS)} passed" in run.stdout
 
@@ -359,13 +359,13 @@ def test_run_notebook_failure_keeps_the_stored_notebook(tiny_course):
     py.write_text(percent("x = 1", "y = 2\nz = 1 / 0", "print('never')"))
     stored = py.with_suffix(".ipynb")
     stored.write_text("sentinel")
-    result = course.run_notebook(py, timeout=60, profile="full")
+    result = execute.run_notebook(py, timeout=60, profile="full")
     assert not result.ok and result.written is None
     assert stored.read_text() == "sentinel"
     line = py.read_text().splitlines().index("z = 1 / 0") + 1
     assert re.match(rf"{re.escape(str(py.resolve()))}:{line} \(cell 2\): ZeroDivisionError", result.error)
 
-    result = course.run_notebook(py, timeout=60, allow_errors=True)
+    result = execute.run_notebook(py, timeout=60, allow_errors=True)
     assert not result.ok and "ZeroDivisionError" in result.error and result.written == stored
     nb = nbformat.read(stored, as_version=4)
     assert nb.cells[2].outputs[0]["text"] == "never\n"
@@ -383,7 +383,7 @@ def test_clean_executed_strips_volatile_metadata():
         nbformat.v4.new_output("stream", text="done\n")]
     nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
         "application/vnd.jupyter.widget-view+json": view, "text/plain": "IntSlider(value=3)"})]
-    course.clean_executed(nb)
+    notebooks.clean_executed(nb)
     assert nb.metadata == {"kernelspec": nb.metadata["kernelspec"], "language_info": {"name": "python"}}
     assert nb.cells[0].metadata == {"tags": ["nbval-ignore-output"]}
     assert [o.output_type for o in nb.cells[0].outputs] == ["display_data", "stream"]
@@ -394,29 +394,29 @@ def test_clean_executed_strips_volatile_metadata():
 def test_sync_check(tiny_course):
     py = tiny_course / "notebooks" / "01_tiny.py"
     ipynb = py.with_suffix(".ipynb")
-    course.write_notebook(course.read_py(py), ipynb)
-    assert course.sync_check(py, ipynb) and course.sync_diff(py, ipynb) == ""
+    notebooks.write_notebook(notebooks.read_py(py), ipynb)
+    assert notebooks.sync_check(py, ipynb) and notebooks.sync_diff(py, ipynb) == ""
     py.write_text(py.read_text().replace("6 * 7", "6 * 8"))
-    assert not course.sync_check(py, ipynb)
-    assert "-print(6 * 8)" in course.sync_diff(py, ipynb)
+    assert not notebooks.sync_check(py, ipynb)
+    assert "-print(6 * 8)" in notebooks.sync_diff(py, ipynb)
 
 
 def test_read_py_defaults_and_stable_ids(tmp_path):
     py = tmp_path / "01_bare.py"
     py.write_text("# %% [markdown]\n# # Bare\n\n# %% tags=[\"a\"]\nx = 1\n")
-    nb = course.read_py(py)
-    assert nb.metadata == {"kernelspec": course.DEFAULT_KERNELSPEC}
+    nb = notebooks.read_py(py)
+    assert nb.metadata == {"kernelspec": notebooks.DEFAULT_KERNELSPEC}
     assert nb.cells[1].metadata == {"tags": ["a"]}
-    assert [c.id for c in nb.cells] == [c.id for c in course.read_py(py).cells]
-    assert course.py_text(nb).startswith("# ---\n# jupyter:\n#   kernelspec:")
+    assert [c.id for c in nb.cells] == [c.id for c in notebooks.read_py(py).cells]
+    assert notebooks.py_text(nb).startswith("# ---\n# jupyter:\n#   kernelspec:")
 
 
 def test_jupytext_toml_matches_the_course_settings():
     from jupytext.config import parse_jupytext_configuration_file
 
     config = parse_jupytext_configuration_file(str(Path(__file__).resolve().parents[1] / "jupytext.toml"))
-    assert config == {"formats": course.JUPYTEXT_FORMATS, "cell_metadata_filter": course.CELL_METADATA_FILTER,
-                      "notebook_metadata_filter": course.NOTEBOOK_METADATA_FILTER}
+    assert config == {"formats": notebooks.JUPYTEXT_FORMATS, "cell_metadata_filter": notebooks.CELL_METADATA_FILTER,
+                      "notebook_metadata_filter": notebooks.NOTEBOOK_METADATA_FILTER}
 
 
 def test_nbval_sanitizer_patterns():
@@ -471,7 +471,7 @@ def test_cli_list_imports_no_notebook_machinery(tiny_course):
 
 def test_cli_without_course(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(course, "__file__", str(tmp_path / "pkg" / "course.py"))
+    monkeypatch.setattr(notebooks, "__file__", str(tmp_path / "pkg" / "course" / "notebooks.py"))
     assert main(["list"]) == 2
     assert "no course folder" in capsys.readouterr().err
 

@@ -192,9 +192,9 @@ def test_train_ddpm_learns_reproducibly_with_an_ema():
 
 
 def test_shipped_ddpm_draws_digits_the_course_classifier_recognises():
-    from gdmcourse import checkpoints, metrics
+    from gdmcourse import metrics, recipes
 
-    model = checkpoints.load_model("ddpm")
+    model = recipes.load_model("ddpm")
     schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(1000))
     with torch.no_grad():
         x = schedule.ddim_sample(model, (64, 1, 28, 28), steps=25, clip=True,
@@ -222,15 +222,18 @@ def test_time_mlp():
         net(torch.randn(5, 3), torch.arange(5))
 
 
-def test_toy_energy_ratio_flags_a_collapsed_sampler(schedule):
+def test_energy_distance_ratio_flags_a_collapsed_sampler(schedule):
     """Samples all at 0 against N(0, I) data: D² = 2 E|X| − E|X − X'| = √(2π) − √π ≈ 0.734 in 2-D,
     while two 200-point data samples are at O(1/n): the ratio must be large."""
     g = torch.Generator().manual_seed(0)
     data = torch.randn(400, 2, generator=g)
     collapsed = PointMassOracle(schedule, torch.zeros(2))
-    ratios = ddpm.toy_energy_ratio(collapsed, schedule, data, seeds=2, n=200)
+    def sample(n, g):
+        return schedule.sample(collapsed, (n, 2), generator=g, progress=False)
+
+    ratios = metrics.energy_distance_ratio(sample, data, seeds=2, n=200)
     assert len(ratios) == 2 and min(ratios) > 20, ratios
     numerator = math.sqrt(2 * math.pi) - math.sqrt(math.pi)
     assert metrics.energy_distance(torch.zeros(1, 2), torch.randn(20000, 2, generator=g)) == pytest.approx(numerator, rel=0.02)
     with pytest.raises(ValueError, match="at least 400"):
-        ddpm.toy_energy_ratio(collapsed, schedule, data[:399], n=200)
+        metrics.energy_distance_ratio(sample, data[:399], n=200)

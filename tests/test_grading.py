@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gdmcourse import course, grading
+from gdmcourse.course import grading
+from gdmcourse.course import notebooks
 from gdmcourse.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,7 @@ CHECKS = ["simultaneous_step", "alternating_step", "extragradient_step", "optimi
 
 def _solved() -> nbformat.NotebookNode:
     """The solution's code in the exercise's cells: what a student who got everything right returns."""
-    nb = course.read_py(ROOT / "solutions" / "05_minimax.py")
+    nb = notebooks.read_py(ROOT / "solutions" / "05_minimax.py")
     return nb
 
 

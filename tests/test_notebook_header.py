@@ -14,10 +14,10 @@ import nbformat
 import pytest
 
 import gdmcourse
-from gdmcourse import course
+from gdmcourse.course import exercises, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p for kind in course.KINDS for p in (ROOT / kind).glob("[0-9]*.ipynb"))
+NOTEBOOKS = sorted(p for kind in notebooks.KINDS for p in (ROOT / kind).glob("[0-9]*.ipynb"))
 PACKAGE_VERSION = ".".join(gdmcourse.__version__.split(".")[:2])
 BADGE = re.compile(r"\(https://colab\.research\.google\.com/github/(?P<repo>[\w-]+/[\w-]+)/blob/main/(?P<path>[\w/.-]+)\)")
 
@@ -41,14 +41,14 @@ def test_title_cell_has_a_colab_badge_for_this_notebook(path):
     title = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("# "))
     found = BADGE.search(title)
     assert found, f"{rel(path)}: the title cell needs an 'Open in Colab' badge"
-    assert found["repo"] == course.REPOSITORY and found["path"] == rel(path)
+    assert found["repo"] == notebooks.REPOSITORY and found["path"] == rel(path)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
 def test_first_code_cell_sets_up_colab_and_checks_the_version(path):
     source = first_code(nbformat.read(path, as_version=4))
     required = re.search(r'gdmcourse\.require_version\("(\d+\.\d+)"\)', source)
-    pinned = re.search(rf"git\+https://github\.com/{course.REPOSITORY}@v(\d+\.\d+)", colab_block(source))
+    pinned = re.search(rf"git\+https://github\.com/{notebooks.REPOSITORY}@v(\d+\.\d+)", colab_block(source))
     assert required and pinned, f"{rel(path)}: first code cell lacks the Colab set-up or require_version"
     assert required[1] == pinned[1] == PACKAGE_VERSION, \
         f"{rel(path)}: written for {required[1]}, installs v{pinned[1]} on Colab, package is {PACKAGE_VERSION}"
@@ -75,11 +75,11 @@ def test_colab_setup_does_nothing_elsewhere_and_installs_on_colab(monkeypatch, p
     assert len(calls) == 1
     (command,), kwargs = calls[0]
     assert command[:4] == [sys.executable, "-m", "pip", "install"] and kwargs == {"check": True}
-    assert f"gdmcourse @ git+https://github.com/{course.REPOSITORY}@v{PACKAGE_VERSION}" in command
+    assert f"gdmcourse @ git+https://github.com/{notebooks.REPOSITORY}@v{PACKAGE_VERSION}" in command
 
 
 def test_exercise_badges_point_at_exercises(tmp_path):
     solution = next((ROOT / "solutions").glob("[0-9]*.py"))
-    exercise = course.render_exercise(solution, ROOT)
+    exercise = exercises.render_exercise(solution, ROOT)
     text = "\n".join(c.source for c in exercise.cells if c.cell_type == "markdown")
     assert f"blob/main/exercises/{solution.stem}.ipynb" in text and "blob/main/solutions/" not in text

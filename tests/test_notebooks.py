@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gdmcourse import course
+from gdmcourse.course import execute, exercises, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted(p for kind in course.RUNNABLE for p in (ROOT / kind).glob("[0-9]*.py"))
-STORED = sorted(p for kind in course.RUNNABLE for p in (ROOT / kind).glob("[0-9]*.ipynb"))
+SOURCES = sorted(p for kind in notebooks.RUNNABLE for p in (ROOT / kind).glob("[0-9]*.py"))
+STORED = sorted(p for kind in notebooks.RUNNABLE for p in (ROOT / kind).glob("[0-9]*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.py"))
 EXERCISES = sorted((ROOT / "exercises").glob("[0-9]*.ipynb"))
 EXERCISE_TIMEOUT = 120  # seconds per cell: exercises are small
@@ -46,9 +46,9 @@ def test_nbval_kernels_get_the_run_environment():
     """nbval's kernels inherit this process's environment: it must be the one `gdmcourse run` uses."""
     import os
 
-    expected = course.kernel_env()
-    wrong = {k: os.environ.get(k) for k in course.RUN_ENV if os.environ.get(k) != expected[k]}
-    assert not wrong, f"the tests run with {wrong}, the stored outputs with {course.RUN_ENV}"
+    expected = execute.kernel_env()
+    wrong = {k: os.environ.get(k) for k in notebooks.RUN_ENV if os.environ.get(k) != expected[k]}
+    assert not wrong, f"the tests run with {wrong}, the stored outputs with {notebooks.RUN_ENV}"
     backend = os.environ.get("MPLBACKEND")
     assert not backend, (f"MPLBACKEND={backend} in the test environment: nbval's kernels would not draw "
                          "inline figures, which the stored notebooks have (unset it; use "
@@ -59,7 +59,7 @@ def test_nbval_kernels_get_the_run_environment():
 def test_pair_in_sync(py):
     ipynb = py.with_suffix(".ipynb")
     assert ipynb.is_file(), f"{rel(py)} has no {ipynb.name}: run `python -m gdmcourse run {rel(py)}`"
-    diff = course.sync_diff(py, ipynb)
+    diff = notebooks.sync_diff(py, ipynb)
     assert not diff, (f"{rel(py)} and {ipynb.name} differ: edit the .py and re-run it "
                       f"(`python -m gdmcourse run {rel(py)}`)\n{diff[:3000]}")
 
@@ -73,7 +73,7 @@ def test_stored_notebook_has_a_source(ipynb):
 def test_stored_notebook_was_executed_and_is_clean(ipynb):
     nb = nbformat.read(ipynb, as_version=4)
     unexecuted = [i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
-                  and c.get("execution_count") is None and course.SKIP_TAG not in tags(c)]
+                  and c.get("execution_count") is None and notebooks.SKIP_TAG not in tags(c)]
     assert not unexecuted, (f"{rel(ipynb)}: code cells {unexecuted} were never executed; "
                             f"run `python -m gdmcourse run {rel(ipynb.with_suffix('.py'))}`")
     assert "widgets" not in nb.metadata, f"{rel(ipynb)} stores widget state (metadata.widgets)"
@@ -96,9 +96,9 @@ def ends_with_quiet_expression(source: str) -> bool:
 
 @pytest.mark.parametrize("py", SOURCES, ids=rel)
 def test_no_compared_cell_relies_on_a_trailing_semicolon(py):
-    nb = course.read_py(py)
+    nb = notebooks.read_py(py)
     bad = [i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "code"
-           and not {"nbval-ignore-output", course.SKIP_TAG} & set(tags(c)) and ends_with_quiet_expression(c.source)]
+           and not {"nbval-ignore-output", notebooks.SKIP_TAG} & set(tags(c)) and ends_with_quiet_expression(c.source)]
     assert not bad, (f"{rel(py)}: cells {bad} end with `expression;`. nbval (and so `gdmcourse run`) "
                      "executes cells without history, where ';' does not hide the value: the stored "
                      "notebook shows its repr (e.g. `<Axes: ...>`). Write `_ = expression` instead")
@@ -106,7 +106,7 @@ def test_no_compared_cell_relies_on_a_trailing_semicolon(py):
 
 @pytest.mark.parametrize("path", SOURCES + EXERCISES, ids=rel)
 def test_first_code_cell_imports_gdmcourse(path):
-    nb = course.read_py(path) if path.suffix == ".py" else nbformat.read(path, as_version=4)
+    nb = notebooks.read_py(path) if path.suffix == ".py" else nbformat.read(path, as_version=4)
     cells = code_cells(nb)
     assert cells, f"{rel(path)} has no code cell"
     assert re.search(r"^\s*(import gdmcourse\b|from gdmcourse\b)", cells[0].source, re.MULTILINE), \
@@ -120,7 +120,7 @@ def test_exercise_in_sync_with_solution(solution):
     exercise = ROOT / "exercises" / f"{solution.stem}.ipynb"
     hint = "run `python -m gdmcourse exercises build`"
     assert exercise.is_file(), f"no {rel(exercise)} for {rel(solution)}: {hint}"
-    expected = course.render_exercise(solution, ROOT)
+    expected = exercises.render_exercise(solution, ROOT)
     stored = nbformat.read(exercise, as_version=4)
     assert [(c.cell_type, c.source) for c in stored.cells] == [(c.cell_type, c.source) for c in expected.cells], \
         f"{rel(exercise)} is not what {rel(solution)} generates: {hint}"
@@ -141,7 +141,7 @@ def test_exercise_leaks_no_solution(exercise):
     solution = ROOT / "solutions" / f"{exercise.stem}.py"
     if solution.is_file():
         lines = {ln.strip() for ln in text.splitlines()}
-        leaked = sorted(course.solution_block_lines(course.read_py(solution)) & lines)
+        leaked = sorted(exercises.solution_block_lines(notebooks.read_py(solution)) & lines)
         assert not leaked, f"{rel(exercise)} contains solution lines: {leaked[:5]}"
     executed = [i + 1 for i, c in enumerate(code_cells(nb)) if c.outputs or c.execution_count is not None]
     assert not executed, f"{rel(exercise)}: code cells {executed} carry outputs; rebuild it"
@@ -150,7 +150,7 @@ def test_exercise_leaks_no_solution(exercise):
 @pytest.mark.parametrize("exercise", EXERCISES, ids=rel)
 def test_exercise_raises_only_not_implemented(exercise):
     nb = nbformat.read(exercise, as_version=4)
-    course.execute(nb, exercise.parent, timeout=EXERCISE_TIMEOUT, allow_errors=True)
+    execute.execute(nb, exercise.parent, timeout=EXERCISE_TIMEOUT, allow_errors=True)
     errors = [(i + 1, out.ename, out.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
               for out in c.outputs if out.output_type == "error"]
     assert errors, f"{rel(exercise)} ran without a NotImplementedError: nothing is left for the student"

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from gdmcourse import course, data
+from gdmcourse import data
+from gdmcourse.course import execute
+from gdmcourse.course.lab import lab_command
 
 ROOT = Path(__file__).resolve().parents[2]
 HOW_TO_ENABLE = ("the browser tests need Chromium: install Debian's package (sudo apt-get install chromium) or set "
@@ -75,7 +77,7 @@ def lab(chromium, tmp_path_factory) -> Lab:
         shutil.copytree(ROOT / folder, root / folder)
     home = tmp_path_factory.mktemp("home")  # fresh JupyterLab settings and workspaces
     # a fresh HOME for JupyterLab's settings, but the user's data cache
-    env = {**os.environ, **course.kernel_env(), "GDM_DATA": str(data.data_dir()), "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
+    env = {**os.environ, **execute.kernel_env(), "GDM_DATA": str(data.data_dir()), "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
     # render every cell (JupyterLab 4 virtualizes long notebooks, hiding off-screen cells from the page)
     tracker = home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
@@ -84,7 +86,7 @@ def lab(chromium, tmp_path_factory) -> Lab:
     env.pop("GDM_HEADLESS", None)  # a student's live kernel: widgets are interactive
     port, token = _free_port(), secrets.token_hex(16)
     log = root / "lab.log"
-    command = course.lab_command(root, port, token=token, open_browser=False)
+    command = lab_command(root, port, token=token, open_browser=False)
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
     url = f"http://127.0.0.1:{port}"

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .course import _write_text_atomic, course_root, kernel_env
+from .execute import kernel_env
+from .notebooks import course_root, write_text_atomic
 
 _VERDICT = re.compile(r"^(PASSED|FAILED) ([A-Za-z_][\w]*):(.*)$", re.M)
 _CHECK_CALL = re.compile(r"\bcheck\.([A-Za-z_]\w*)\(")
@@ -100,7 +101,8 @@ def run_submission(path: Path, *, cell_timeout: float = 120, notebook_timeout: f
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from .course import KERNEL_NAME, SKIP_TAG, _nbval_like_client_class, current_env_kernel_manager
+    from .execute import current_env_kernel_manager, nbval_like_client_class
+    from .notebooks import KERNEL_NAME, SKIP_TAG
 
     try:
         nb = nbformat.read(path, as_version=4)
@@ -109,7 +111,7 @@ def run_submission(path: Path, *, cell_timeout: float = 120, notebook_timeout: f
     deadline = time.monotonic() + notebook_timeout
     with tempfile.TemporaryDirectory(prefix="gdm-grade-") as work:
         shutil.copy2(path, Path(work) / path.name)  # the kernel's cwd: what the student's folder would be
-        client = _nbval_like_client_class()(
+        client = nbval_like_client_class()(
             nb, km=current_env_kernel_manager(), kernel_name=KERNEL_NAME, allow_errors=True,
             record_timing=False, store_widget_state=False, skip_cells_with_tag=SKIP_TAG,
             timeout_func=lambda cell: max(1.0, min(cell_timeout, deadline - time.monotonic())),
@@ -167,7 +169,7 @@ def write_reports(results: Sequence[Result], csv_path: str | Path) -> tuple[Path
     writer.writeheader()
     for r in results:
         writer.writerow(asdict(r))
-    _write_text_atomic(csv_path, buffer.getvalue())
+    write_text_atomic(csv_path, buffer.getvalue())
     json_path = csv_path.with_suffix(".json")
-    _write_text_atomic(json_path, json.dumps([asdict(r) for r in results], indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(json_path, json.dumps([asdict(r) for r in results], indent=1, ensure_ascii=False) + "\n")
     return csv_path, json_path

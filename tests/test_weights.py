@@ -1,14 +1,16 @@
-"""The shipped feature networks: verified before loading, accurate on the test sets (checked here,
-not copied from the training log), and clear errors for missing or corrupt files."""
+"""The shipped weights (gdmcourse.weights) and the recipes that made them (gdmcourse.recipes): verified
+before loading, accurate on the test sets (checked here, not copied from the training log), clear errors
+for missing or corrupt files, and one sampler per shipped image model."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from gdmcourse import checkpoints, data, metrics
+from gdmcourse import data, metrics, recipes, weights
 
 
 @pytest.mark.parametrize("dataset, floor", [("mnist", 0.99), ("fashion-mnist", 0.90)])
@@ -20,7 +22,7 @@ def test_feature_extractor_accuracy_and_outputs(dataset, floor):
     assert accuracy >= floor
     assert torch.allclose(probs.sum(1), torch.ones(len(x)), atol=1e-5)
     assert net.features(x[:7]).shape == (7, 128)
-    record = checkpoints.registry()[f"classifier-{dataset}"]
+    record = weights.registry()[f"classifier-{dataset}"]
     assert record["command"] == f"python -m gdmcourse train classifier-{dataset}"
     assert record["test_accuracy"] >= floor
 
@@ -37,9 +39,9 @@ def test_feature_extractor_rejects_bad_input():
 
 @pytest.fixture
 def weights_copy(tmp_path, monkeypatch):
-    shutil.copytree(checkpoints.WEIGHTS, tmp_path / "weights")
-    monkeypatch.setattr(checkpoints, "WEIGHTS", tmp_path / "weights")
-    monkeypatch.setattr(checkpoints, "REGISTRY", tmp_path / "weights" / "checkpoints.json")
+    shutil.copytree(weights.WEIGHTS, tmp_path / "weights")
+    monkeypatch.setattr(weights, "WEIGHTS", tmp_path / "weights")
+    monkeypatch.setattr(weights, "REGISTRY", tmp_path / "weights" / "checkpoints.json")
     return tmp_path / "weights"
 
 
@@ -48,39 +50,44 @@ def test_corrupt_or_missing_checkpoint_gives_the_fix(weights_copy):
     blob = bytearray(path.read_bytes())
     blob[-10] ^= 0xFF
     path.write_bytes(bytes(blob))
-    with pytest.raises(checkpoints.CheckpointError, match="sha256.*python -m gdmcourse train classifier-mnist"):
-        checkpoints.load_state("classifier-mnist")
+    with pytest.raises(weights.CheckpointError, match="sha256.*python -m gdmcourse train classifier-mnist"):
+        weights.load_state("classifier-mnist")
     path.unlink()
-    with pytest.raises(checkpoints.CheckpointError, match="missing"):
-        checkpoints.load_state("classifier-mnist")
-    with pytest.raises(checkpoints.CheckpointError, match="unknown checkpoint"):
-        checkpoints.load_state("classifier-cifar")
+    with pytest.raises(weights.CheckpointError, match="missing"):
+        weights.load_state("classifier-mnist")
+    with pytest.raises(weights.CheckpointError, match="unknown checkpoint"):
+        weights.load_state("classifier-cifar")
 
 
 def test_save_is_atomic_and_recorded(weights_copy):
     state = {"w": torch.arange(4.0)}
-    path = checkpoints._save("classifier-mnist", state, {"test_accuracy": 0.5})
+    path = weights.save_state("classifier-mnist", state, {"test_accuracy": 0.5})
     assert torch.equal(torch.load(path, weights_only=True)["w"], state["w"])
-    assert checkpoints.registry()["classifier-mnist"]["sha256"] == checkpoints._sha256(path)
+    assert weights.registry()["classifier-mnist"]["sha256"] == weights.sha256(path)
     assert not list(weights_copy.glob("*.part"))
 
 
 def test_load_model_builds_verified_networks():
-    model = checkpoints.load_model("ddpm")
-    assert not model.training and sum(p.numel() for p in model.parameters()) == checkpoints.registry()["ddpm"]["parameters"]
-    with pytest.raises(checkpoints.CheckpointError, match="no model builder"):
-        checkpoints.load_model("classifier-mnist")
+    model = recipes.load_model("ddpm")
+    assert not model.training and sum(p.numel() for p in model.parameters()) == weights.registry()["ddpm"]["parameters"]
+    with pytest.raises(weights.CheckpointError, match="unknown checkpoint"):
+        recipes.load_model("classifier-cifar")
+    assert isinstance(recipes.load_model("classifier-mnist"), torch.nn.Module)
 
 
-@pytest.mark.parametrize("name", checkpoints.GENERATORS)
+@pytest.mark.parametrize("name", list(recipes.GENERATORS))
 def test_shipped_generators_draw_digits(name):
     """Each shipped image model draws seeded images in [0, 1] of most classes whose FID to real
     test digits (256 each, course classifier) is far below that of noise or of dimmed digits.
     Measured: real 88, VAE 594, DCGAN 324, VQ-VAE 295, DDPM (DDIM-10) 287, dimmed digits 1917, noise 2861."""
-    x = checkpoints.sample_images(name, 256, seed=0, ddim_steps=10)
+    def sample(n, seed, ddim_steps):
+        options = {"ddim_steps": ddim_steps} if name == "ddpm" else {}
+        return recipes.generator(name, **options).sample_images(n, torch.Generator().manual_seed(seed))
+
+    x = sample(256, 0, 10)
     assert x.shape == (256, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
-    a, b = (checkpoints.sample_images(name, 6, seed=s, ddim_steps=5) for s in (1, 1))
-    assert torch.equal(a, b) and not torch.equal(a, checkpoints.sample_images(name, 6, seed=2, ddim_steps=5))
+    a, b = (sample(6, s, 5) for s in (1, 1))
+    assert torch.equal(a, b) and not torch.equal(a, sample(6, 2, 5))
     extractor = metrics.feature_extractor("mnist", device="cpu")
     real = extractor.features(data.load_images("mnist", "test")[0][:256])
     noise = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0))
@@ -88,9 +95,11 @@ def test_shipped_generators_draw_digits(name):
     assert len(set(extractor.probs(x).argmax(1).tolist())) >= 8
 
 
-def test_sample_images_rejects_non_generators():
-    with pytest.raises(checkpoints.CheckpointError, match="not an image generator"):
-        checkpoints.sample_images("classifier-mnist", 4)
+def test_generator_rejects_non_generators():
+    with pytest.raises(weights.CheckpointError, match="not an image generator"):
+        recipes.generator("classifier-mnist")
+    with pytest.raises(ValueError, match="positive"):
+        recipes.generator("vae-mnist").sample_images(0, torch.Generator())
 
 
 def test_vqvae_with_prior_needs_matching_codebooks():
@@ -102,6 +111,15 @@ def test_vqvae_with_prior_needs_matching_codebooks():
 
 def test_the_same_weights_always_hash_the_same(weights_copy):
     state = {"w": torch.arange(6.0).reshape(2, 3)}
-    first = checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
-    second = checkpoints._sha256(checkpoints._save("classifier-mnist", state, {}))
+    first = weights.sha256(weights.save_state("classifier-mnist", state, {}))
+    second = weights.sha256(weights.save_state("classifier-mnist", state, {}))
     assert first == second  # so a bit-identical retrain reproduces the recorded sha256
+
+
+def test_notebooks_and_checkpoints_share_one_recipe():
+    """Notebooks 04 and 07 build their models through the recipe objects the checkpoints are trained with."""
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    assert "recipes.DCGAN.networks(" in (notebooks / "04_gan_optimality.py").read_text()
+    assert "recipes.VQVAE.model(" in (notebooks / "07_vqvae.py").read_text()
+    assert recipes.load_model("dcgan-mnist").latent_dim == recipes.DCGAN.latent_dim
+    assert recipes.load_model("vqvae-mnist").vqvae.num_codes == recipes.VQVAE.num_codes
