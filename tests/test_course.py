@@ -334,6 +334,25 @@ NBVAL_CELLS = (
 )
 
 
+def _kernels() -> int:
+    """Live ipykernel processes started by this test process."""
+    import psutil
+
+    return sum("ipykernel" in " ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)
+               if c.is_running() and c.status() != psutil.STATUS_ZOMBIE)
+
+
+def test_every_run_shuts_its_kernel_down(tiny_course):
+    """Runs that succeed and runs that fail leave no kernel behind (a bench of 18 notebooks left 15)."""
+    before = _kernels()
+    py = tiny_course / "notebooks" / "01_tiny.py"
+    assert execute.run_notebook(py, timeout=60).ok
+    bad = tiny_course / "notebooks" / "02_other.py"
+    bad.write_text(bad.read_text() + "\n# %%\nraise ValueError('broken')\n")
+    assert not execute.run_notebook(bad, timeout=60).ok
+    assert _kernels() == before
+
+
 def test_stored_outputs_are_what_nbval_computes(tiny_course):
     """Run a notebook with the tricky cases, then let nbval compare: every cell must pass."""
     import subprocess

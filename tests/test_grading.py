@@ -56,6 +56,14 @@ def returned(tmp_path_factory) -> Path:
     return root
 
 
+def _kernels() -> int:
+    """Live ipykernel processes started by this test process."""
+    import psutil
+
+    return sum("ipykernel" in " ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)
+               if c.is_running() and c.status() != psutil.STATUS_ZOMBIE)
+
+
 def _digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
             if p.is_file()}
@@ -63,10 +71,11 @@ def _digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def report(returned, tmp_path_factory):
-    before = _digest(returned)
+    before, kernels = _digest(returned), _kernels()
     out = tmp_path_factory.mktemp("report") / "report.csv"
     code = main(["grade", str(returned), "--out", str(out), "--cell-timeout", "15", "--timeout", "120"])
     assert code == 0
+    assert _kernels() == kernels, "grading left kernels running (the endless loop's included)"
     assert _digest(returned) == before, "grading modified the submitted files"
     with open(out) as f:
         rows = list(csv.DictReader(f))

@@ -129,8 +129,10 @@ def execute(nb: NotebookNode, cwd: str | os.PathLike, *, timeout: float = DEFAUL
         nb, km=current_env_kernel_manager(), kernel_name=KERNEL_NAME, timeout=timeout,
         allow_errors=allow_errors, record_timing=False, store_widget_state=False,
         skip_cells_with_tag=SKIP_TAG, resources={"metadata": {"path": str(cwd)}})
+    # cleanup_kc: nbclient shuts down only kernels whose manager it created itself; ours
+    # comes from outside, and without this every run would leave its kernel behind
     client.execute(cwd=str(cwd), env=kernel_env() if env is None else env,
-                   stderr=subprocess.DEVNULL if stderr is None else stderr)
+                   stderr=subprocess.DEVNULL if stderr is None else stderr, cleanup_kc=True)
     return nb
 
 

@@ -117,7 +117,7 @@ def run_submission(path: Path, *, cell_timeout: float = 120, notebook_timeout: f
             timeout_func=lambda cell: max(1.0, min(cell_timeout, deadline - time.monotonic())),
             resources={"metadata": {"path": work}})
         try:
-            client.execute(cwd=work, env=kernel_env())
+            client.execute(cwd=work, env=kernel_env(), cleanup_kc=True)  # shut the kernel down
         except CellTimeoutError:
             limit = "notebook" if time.monotonic() >= deadline - 1 else "cell"
             return nb, f"stopped: a cell ran past the {limit} time limit ({notebook_timeout if limit == 'notebook' else cell_timeout:g} s)"
