@@ -66,7 +66,7 @@ def notebook_times(root: Path) -> dict[str, dict[str, float | bool]]:
 def model_figures() -> dict[str, dict[str, float]]:
     import torch
 
-    from gdmcourse import checkpoints, data, ddpm, gan, metrics, vae, vqvae
+    from gdmcourse import checkpoints, data, ddpm, gan, metrics, recipes, vae, vqvae
 
     torch.set_num_threads(1)
     figures: dict[str, dict[str, float]] = {}
@@ -79,7 +79,7 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VAE"] = {"test_nll_nats": round(nll, 2), "seconds": round(time.perf_counter() - start, 1)}
     print(f"  VAE NLL {nll:.2f} nats", flush=True)
 
-    G, _, history = gan.train_toy("nonsaturating", seed=0, progress=False, device="cpu")
+    G, _, history = recipes.train_toy_gan("nonsaturating", seed=0, progress=False, device="cpu")
     modes, quality = gan.mode_coverage(gan.sample(G, 2000, seed=123), data.toy2d_centers("8gaussians"),
                                        data.toy2d_std("8gaussians"))
     figures["GAN (toy)"] = {"modes_of_8": modes, "high_quality": round(quality, 3), "train_seconds": round(history.seconds, 1)}
@@ -90,8 +90,8 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
                          "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
 
-    toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
-    ratios = ddpm.toy_energy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / history.scale)
+    toy, schedule, history, scale = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
+    ratios = ddpm.toy_energy_ratio(toy, schedule, data.toy2d("swissroll", 20_000, seed=0) / scale)
     figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}
 
     extractor = metrics.feature_extractor("mnist", device="cpu")

@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     means = []
     for seed in range(args.seeds):
-        model, schedule, history = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
-        real = data.toy2d("swissroll", 20_000, seed=seed) / history.scale
+        model, schedule, history, scale = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
+        real = data.toy2d("swissroll", 20_000, seed=seed) / scale
         ratios = ddpm.toy_energy_ratio(model, schedule, real)
         means.append(statistics.mean(ratios))
         print(f"toy seed {seed}: trained in {history.seconds:.1f} s, energy-distance ratio {means[-1]:.2f} "
