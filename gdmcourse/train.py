@@ -213,7 +213,7 @@ def make_scheduler(schedule: Schedule, optimizer: torch.optim.Optimizer, steps: 
 
 # ------------------------------------------------------------------------------ the pieces of a step
 
-def _outputs(out: Output, name: str) -> dict[str, torch.Tensor]:
+def _outputs(out: Output) -> dict[str, torch.Tensor]:
     metrics = out if isinstance(out, dict) else {"loss": out}
     if "loss" not in metrics:
         raise ValueError("a loss function returned a dict without a 'loss' entry")
@@ -224,7 +224,7 @@ def _update(objective: Objective, batches: Callable[[], Batch]) -> dict[str, flo
     """``objective.repeat`` optimizer steps on fresh batches; the mean of each scalar metric."""
     totals: dict[str, float] = {}
     for _ in range(objective.repeat):
-        out = _outputs(objective.loss(batches()), objective.name)
+        out = _outputs(objective.loss(batches()))
         objective.optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         objective.optimizer.step()
@@ -269,7 +269,7 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor | Sequence[to
     n = len(tensors[0])
     for start in range(0, n, batch_size):
         batch = tuple(t[start:start + batch_size].to(device) for t in tensors)
-        for k, v in _outputs(loss_fn(model, batch), "loss").items():
+        for k, v in _outputs(loss_fn(model, batch)).items():
             totals[k] = totals.get(k, 0.0) + float(v) * len(batch[0])
     model.train(was_training)
     return {k: v / n for k, v in totals.items()}
@@ -324,9 +324,9 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
             raise ValueError("optimizer and val_data go with a loss_fn; objectives bring their own optimizers")
     sampler, total, per_epoch = _sampler(data, batches, epochs, steps, batch_size, seed, device, val_data)
     schedulers = [s for o in objectives if (s := make_scheduler(schedule, o.optimizer, total, warmup)) is not None]
-    hooks = [c if isinstance(c, Every) else Every(per_epoch, _per_epoch(c, per_epoch)) for c in callbacks]
-    if per_epoch == 0 and len(hooks) != sum(isinstance(c, Every) for c in callbacks):
+    if per_epoch == 0 and not all(isinstance(c, Every) for c in callbacks):
         raise ValueError("step-counted training (steps=...) takes train.Every(n, fn) hooks, not per-epoch callbacks")
+    hooks = [c if isinstance(c, Every) else Every(per_epoch, _per_epoch(c, per_epoch)) for c in callbacks]
 
     history = History(ema=copy.deepcopy(model).eval().requires_grad_(False) if ema_decay is not None else None)
     model.train()
