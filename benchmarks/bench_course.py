@@ -80,7 +80,7 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VAE"] = {"test_nll_nats": round(nll, 2), "seconds": round(time.perf_counter() - start, 1)}
     print(f"  VAE NLL {nll:.2f} nats", flush=True)
 
-    G, _, history = gan.train_toy("nonsaturating", seed=0, progress=False, device="cpu")
+    G, _, history = recipes.train_toy_gan("nonsaturating", seed=0, progress=False, device="cpu")
     modes, quality = gan.mode_coverage(gan.sample(G, 2000, seed=123), data.toy2d_centers("8gaussians"),
                                        data.toy2d_std("8gaussians"))
     figures["GAN (toy)"] = {"modes_of_8": modes, "high_quality": round(quality, 3), "train_seconds": round(history.seconds, 1)}
@@ -91,8 +91,8 @@ def model_figures() -> dict[str, dict[str, float]]:
     figures["VQ-VAE"] = {"perplexity": round(vqvae.codebook_perplexity(codes, vq.num_codes), 1),
                          "dead_codes": len(vqvae.dead_codes(codes, vq.num_codes)), "codes": vq.num_codes}
 
-    toy, schedule, history = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
-    real = data.toy2d("swissroll", 20_000, seed=0) / history.scale
+    toy, schedule, history, scale = ddpm.train_toy("swissroll", seed=0, device="cpu", progress=False)
+    real = data.toy2d("swissroll", 20_000, seed=0) / scale
     ratios = metrics.energy_distance_ratio(
         lambda n, g: schedule.sample(toy, (n, 2), generator=g, progress=False), real)
     figures["DDPM (toy)"] = {"energy_distance_ratio": round(sum(ratios) / 3, 2), "train_seconds": round(history.seconds, 1)}

@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     means = []
     for seed in range(args.seeds):
-        model, schedule, history = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
-        real = data.toy2d("swissroll", 20_000, seed=seed) / history.scale
+        model, schedule, history, scale = ddpm.train_toy("swissroll", seed=seed, device="cpu", progress=False)
+        real = data.toy2d("swissroll", 20_000, seed=seed) / scale
         ratios = metrics.energy_distance_ratio(
             lambda n, g: schedule.sample(model, (n, 2), generator=g, progress=False), real)
         means.append(statistics.mean(ratios))

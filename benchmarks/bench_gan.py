@@ -1,7 +1,7 @@
 """Time-to-quality of the toy GANs of notebooks 05 and 06 on the ring of 8 Gaussians.
 
-Each recipe of ``gdmcourse.gan.TOY_RECIPES`` is trained from 5 seeds with
-:func:`gdmcourse.gan.train_toy` on one CPU thread (as CI runs the notebooks), then 2,000
+Each recipe of ``gdmcourse.recipes.TOY_GANS`` is trained from 5 seeds with
+:func:`gdmcourse.recipes.train_toy_gan` on one CPU thread (as CI runs the notebooks), then 2,000
 samples are scored with :func:`gdmcourse.gan.mode_coverage` (a sample is high-quality within
 3 std of its nearest center; a mode is covered with >= 1% of the high-quality samples). The
 course asks: the non-saturating GAN covers 8/8 modes with >= 80% high-quality samples on at
@@ -41,10 +41,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
-    from gdmcourse import data, gan
+    from gdmcourse import data, gan, recipes
 
     parser = argparse.ArgumentParser(prog="bench_gan", description=__doc__.split("\n")[0])
-    parser.add_argument("recipes", nargs="*", help=f"default: all of {', '.join(gan.TOY_RECIPES)}")
+    parser.add_argument("recipes", nargs="*", help=f"default: all of {', '.join(recipes.TOY_GANS)}")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--profile", choices=["quick", "full"], default="quick")
     args = parser.parse_args(argv)
@@ -52,15 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     centers, std = data.toy2d_centers("8gaussians"), data.toy2d_std("8gaussians")
     print(f"{'recipe':14s} {'steps':>6s} {'seconds':>8s}  {'modes per seed':24s} high-quality % per seed")
-    for name in args.recipes or list(gan.TOY_RECIPES):
+    for name in args.recipes or list(recipes.TOY_GANS):
         seconds, modes, quality = [], [], []
         for seed in range(args.seeds):
-            G, _, history = gan.train_toy(name, seed=seed, progress=False, device="cpu")
+            G, _, history = recipes.train_toy_gan(name, seed=seed, progress=False, device="cpu")
             m, q = gan.mode_coverage(gan.sample(G, 2000, seed=123), centers, std)
             seconds.append(history.seconds)
             modes.append(m)
             quality.append(100 * q)
-        steps = gan.TOY_RECIPES[name].steps[args.profile]
+        steps = recipes.TOY_GANS[name].steps[args.profile]
         print(f"{name:14s} {steps:6d} {statistics.mean(seconds):8.1f}  {' '.join(map(str, modes)):24s} "
               f"{' '.join(f'{q:.1f}' for q in quality)}", flush=True)
     return 0

@@ -21,16 +21,17 @@ index ``T - 1`` is step :math:`T`. A model receives the index ``t`` (``0 ≤ t <
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "DDPMHistory", "train_ddpm",
-           "to_model_range", "to_image_range", "toy_schedule", "train_toy"]
+if TYPE_CHECKING:
+    from .train import History
+
+__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "train_ddpm",
+           "to_model_range", "to_image_range", "toy_schedule", "ToyDDPM", "train_toy"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -240,33 +241,30 @@ def to_image_range(x: torch.Tensor) -> torch.Tensor:
     return ((x + 1) / 2).clamp(0, 1)
 
 
-@dataclass
-class DDPMHistory:
-    """What :func:`train_ddpm` returns: the per-step loss, the wall time, the EMA model (and, from :func:`train_toy`, the data scale)."""
-
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    ema: torch.nn.Module | None = None
-    scale: float = 1.0
-
-
 def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.Tensor, *, steps: int,
                batch_size: int = 128, lr: float = 1e-3, warmup: int = 100, ema_decay: float = 0.995,
-               seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> DDPMHistory:
+               seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> History:
     r"""Algorithm 1 for ``steps`` Adam updates of :meth:`DiffusionSchedule.loss_simple`.
 
     Each step draws a batch of ``data`` (with replacement), a step index per example and
     the noise from one seeded CPU generator, so runs repeat on any device. The learning rate
-    rises linearly for ``warmup`` steps, then follows a cosine to 0. An exponential moving
-    average of the weights, :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` with
-    ``d = ema_decay`` (Ho et al. use 0.9999 over 800k steps; short runs need a shorter
-    memory), is returned as ``history.ema``: it gives smoother samples than the last weights.
+    rises linearly for ``warmup`` steps, then follows a cosine to 0
+    (:func:`gdmcourse.train.warmup_cosine`). An exponential moving average of the weights,
+    :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` with ``d = ema_decay`` (Ho et al.
+    use 0.9999 over 800k steps; short runs need a shorter memory), is returned as
+    ``history.ema``: it gives smoother samples than the last weights. The loop is
+    :func:`gdmcourse.train.fit`.
 
     Args:
-        model: ``model(x_t, t) -> ε̂``; trained in place on ``device`` (its own by default).
+        model: ``model(x_t, t) -> ε̂``; trained in place on ``device`` (its own by default), left in eval mode.
         data: ``(N, ...)`` training examples already in the model's range (images: :func:`to_model_range`).
+    Returns:
+        a :class:`gdmcourse.train.History`: ``loss`` (one value per step), ``ema``, ``seconds``.
+    Raises:
+        ValueError: non-positive ``steps`` or ``batch_size``, non-finite data.
+        FloatingPointError: the loss became NaN or infinite (the message names the step).
     """
-    from tqdm.auto import tqdm
+    from . import train
 
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
@@ -274,40 +272,12 @@ def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.
         raise ValueError("the training data contain NaN or infinite values")
     device = torch.device(device) if device is not None else _device_of(model)
     model.to(device).train()
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    gen = torch.Generator().manual_seed(seed)
-    history = DDPMHistory()
-    start = time.perf_counter()
-    bar = tqdm(range(steps), desc="DDPM training", disable=not progress, leave=False)
-    for step in bar:
-        x0 = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
-        loss = schedule.loss_simple(model, x0, generator=gen)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.lerp_(p, 1 - ema_decay)
-        value = loss.item()
-        if value != value:
-            bar.close()
-            raise FloatingPointError(f"the loss became NaN at step {step + 1}; lower the learning rate")
-        history.loss.append(value)
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    bar.close()
+    batches = train.RandomBatches(data, batch_size, seed=seed, device=device)
+    objective = train.Objective(torch.optim.Adam(model.parameters(), lr=lr),
+                                lambda batch: schedule.loss_simple(model, batch[0], generator=batches.generator))
+    history = train.fit(model, [objective], batches=batches, steps=steps, schedule="warmup-cosine", warmup=warmup,
+                        ema_decay=ema_decay, progress=progress, desc="DDPM training")
     model.eval()
-    history.seconds = time.perf_counter() - start
-    history.ema = ema
     return history
 
 
@@ -316,13 +286,30 @@ def toy_schedule() -> DiffusionSchedule:
     return DiffusionSchedule(linear_beta_schedule(200, 1e-4, 0.1))
 
 
+class ToyDDPM(NamedTuple):
+    """What :func:`train_toy` returns (unpacks as ``model, schedule, history``), and the data scale.
+
+    ``model``: the EMA network; ``scale``: the std the data was divided by (multiply samples by it,
+    or divide the data by it to compare).
+    """
+
+    model: torch.nn.Module
+    schedule: DiffusionSchedule
+    history: History
+    scale: float
+
+
 def train_toy(name: str = "swissroll", *, steps: int = 8000, seed: int = 0, device: torch.device | str | None = None,
-              progress: bool = True) -> tuple[torch.nn.Module, DiffusionSchedule, DDPMHistory]:
+              progress: bool = True) -> ToyDDPM:
     """DDPM on a 2-D toy of :func:`gdmcourse.data.toy2d` (20,000 points scaled to unit std), the recipe of notebook 08.
 
     A :class:`gdmcourse.nets.TimeMLP` (3 layers of 128) trained with :func:`train_ddpm` (batch
-    256, learning rate 2·10⁻³, EMA 0.99) under :func:`toy_schedule`. Returns the EMA model, the
-    schedule and the history; the data scale is ``history.scale`` (sample, then multiply).
+    256, learning rate 2·10⁻³, EMA 0.99) under :func:`toy_schedule`.
+
+    Returns:
+        ``ToyDDPM(model, schedule, history, scale)``: the EMA model, the schedule, the history
+        and the data scale (sample, then multiply by ``scale``); it unpacks as
+        ``model, schedule, history, scale = train_toy(...)``.
     """
     from . import data, nets
 
@@ -333,8 +320,7 @@ def train_toy(name: str = "swissroll", *, steps: int = 8000, seed: int = 0, devi
     schedule = toy_schedule()
     history = train_ddpm(model, schedule, x / scale, steps=steps, batch_size=256, lr=2e-3, warmup=100,
                          ema_decay=0.99, seed=seed, device=device if device is not None else "cpu", progress=progress)
-    history.scale = scale
-    return history.ema, schedule, history
+    return ToyDDPM(history.ema, schedule, history, scale)
 
 
 def _device_of(model: Model) -> torch.device:

@@ -15,27 +15,30 @@ Networks output *logits* :math:`\ell` with :math:`D = \sigma(\ell)`; every loss 
 written with ``logsigmoid`` so it stays finite when :math:`D` is 0 or 1, using
 :math:`\log \sigma(\ell)` and :math:`\log(1 - \sigma(\ell)) = \log \sigma(-\ell)`.
 
-Training loops for the toy and image GANs live in :func:`train_gan`; the Wasserstein
-variants (critic loss, gradient penalty, hinge loss) in :mod:`gdmcourse.wgan`.
+:func:`train_gan` trains the toy and image GANs (one step = ``n_critic`` discriminator updates,
+then one generator update, run by :func:`gdmcourse.train.fit`) with a :class:`GANLoss`; the
+Wasserstein variants (critic loss, gradient penalty, hinge loss) are in :mod:`gdmcourse.wgan`,
+which builds on this module, and the toy experiments' settings in :mod:`gdmcourse.recipes`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from .train import History, Objective
+
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
     "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
-    "mode_coverage", "GANHistory", "LOSSES", "train_gan", "sample",
-    "toy_generator", "toy_discriminator", "ToyRecipe", "TOY_RECIPES", "train_toy",
+    "check_outputs", "mode_coverage", "GANLoss", "LOSSES", "gan_objectives", "train_gan", "sample",
+    "toy_generator", "toy_discriminator",
 ]
 
 
@@ -122,8 +125,16 @@ def generator_criterion(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.Te
 
 # ------------------------------------------------------------------------------ losses
 
-def _outputs(x: torch.Tensor, name: str, network: str = "discriminator") -> torch.Tensor:
-    """Check a network's outputs before a loss uses them (shared with :mod:`gdmcourse.wgan`)."""
+def check_outputs(x: torch.Tensor, name: str, network: str = "discriminator") -> torch.Tensor:
+    """Check a network's outputs before a loss uses them, and return them unchanged.
+
+    ``x``: the outputs (any shape); ``name``: how the message calls them; ``network``: whose
+    they are (``"discriminator"``, ``"critic"``). Used by every loss here and in :mod:`gdmcourse.wgan`.
+
+    Raises:
+        TypeError: ``x`` is not a tensor.
+        ValueError: ``x`` contains NaN (the network diverged).
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of {network} outputs, got {type(x).__name__}")
     if torch.isnan(x).any():
@@ -145,7 +156,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     Returns:
         a scalar; :math:`2\log 2 \approx 1.386` when the discriminator outputs 1/2 everywhere.
     """
-    real, fake = _outputs(real_logits, "real_logits"), _outputs(fake_logits, "fake_logits")
+    real, fake = check_outputs(real_logits, "real_logits"), check_outputs(fake_logits, "fake_logits")
     return -F.logsigmoid(real).mean() - F.logsigmoid(-fake).mean()
 
 
@@ -157,7 +168,7 @@ def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
     Its gradient vanishes when the discriminator confidently rejects the samples
     (:math:`D(G(z)) \to 0`), which is where a young generator starts: it *saturates*.
     """
-    return F.logsigmoid(-_outputs(fake_logits, "fake_logits")).mean()
+    return F.logsigmoid(-check_outputs(fake_logits, "fake_logits")).mean()
 
 
 def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -168,7 +179,7 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     Same fixed point as the minimax loss, but its gradient is largest where
     :math:`D(G(z))` is small, i.e. where the generator is bad.
     """
-    return -F.logsigmoid(_outputs(fake_logits, "fake_logits")).mean()
+    return -F.logsigmoid(check_outputs(fake_logits, "fake_logits")).mean()
 
 
 # -------------------------------------------------------------------------- evaluation
@@ -212,65 +223,96 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
 
 # ---------------------------------------------------------------------------- training
 
-LossName = Literal["minimax", "nonsaturating", "wgan-clip", "wgan-gp", "hinge"]
-LOSSES: tuple[str, ...] = get_args(LossName)
+class GANLoss(NamedTuple):
+    r"""The two players' losses of one GAN variant, as :func:`train_gan` applies them.
 
-
-@dataclass
-class GANHistory:
-    """What :func:`train_gan` recorded, one entry per generator step.
-
-    ``d_loss``: the discriminator's (critic's) loss, averaged over its ``n_critic`` steps;
-    ``g_loss``: the generator's loss; ``seconds``: wall-clock training time;
-    ``snapshots``: whatever the callback returned, as ``(step, value)`` pairs.
+    ``discriminator(real_out, fake_out)``: the discriminator's (critic's) loss from its outputs
+    on a real and a generated batch, minimised; ``generator(fake_out)``: the generator's loss
+    from the discriminator's outputs on generated samples, minimised. Optional:
+    ``penalty(critic, real, fake, generator)``, added with weight ``gp_weight`` (WGAN-GP's
+    gradient penalty; ``generator`` is the run's CPU torch.Generator); ``constrain(D, clip)``,
+    applied after every discriminator update (the original WGAN's weight clipping).
+    This module defines ``"minimax"`` and ``"nonsaturating"`` (:data:`LOSSES`);
+    :data:`gdmcourse.wgan.LOSSES` adds ``"wgan-clip"``, ``"wgan-gp"`` and ``"hinge"``.
     """
 
-    d_loss: list[float] = field(default_factory=list)
-    g_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    snapshots: list[tuple[int, Any]] = field(default_factory=list)
+    name: str
+    discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    generator: Callable[[torch.Tensor], torch.Tensor]
+    penalty: Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor, torch.Generator],
+                      torch.Tensor] | None = None
+    constrain: Callable[[nn.Module, float], Any] | None = None
 
 
-def _d_step_loss(loss: str, D: nn.Module, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None,
-                 y_fake: torch.Tensor | None, gp_weight: float, generator: torch.Generator) -> torch.Tensor:
-    from . import wgan
-
-    real_out, fake_out = _call(D, real, y), _call(D, fake, y_fake)
-    if loss in ("minimax", "nonsaturating"):
-        return discriminator_loss(real_out, fake_out)
-    if loss == "hinge":
-        return wgan.hinge_discriminator_loss(real_out, fake_out)
-    value = wgan.critic_loss(real_out, fake_out)
-    if loss == "wgan-gp":
-        critic = D if y is None else (lambda x: D(x, y))  # the penalty is on x only
-        value = value + gp_weight * wgan.gradient_penalty(critic, real, fake, generator=generator)
-    return value
+#: The losses of the original GAN (lecture 001, 003); the WGAN family is in :data:`gdmcourse.wgan.LOSSES`.
+LOSSES: dict[str, GANLoss] = {
+    "minimax": GANLoss("minimax", discriminator_loss, generator_loss_minimax),
+    "nonsaturating": GANLoss("nonsaturating", discriminator_loss, generator_loss_nonsaturating),
+}
+_WGAN_FAMILY = ("wgan-clip", "wgan-gp", "hinge")
 
 
-def _g_step_loss(loss: str, fake_out: torch.Tensor) -> torch.Tensor:
-    from . import wgan
-
-    if loss == "minimax":
-        return generator_loss_minimax(fake_out)
-    if loss == "nonsaturating":
-        return generator_loss_nonsaturating(fake_out)
-    return wgan.generator_loss(fake_out)  # WGAN and hinge: -mean D(G(z))
+def _resolve(loss: str | GANLoss) -> GANLoss:
+    if isinstance(loss, GANLoss):
+        return loss
+    if loss in LOSSES:
+        return LOSSES[loss]
+    if loss in _WGAN_FAMILY:
+        raise ValueError(f"loss {loss!r} is a Wasserstein loss, defined in gdmcourse.wgan: pass "
+                         f"loss=wgan.LOSSES[{loss!r}]")
+    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or a GANLoss "
+                     f"(wgan.LOSSES has {', '.join(_WGAN_FAMILY)})")
 
 
 def _call(net: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     return net(x) if y is None else net(x, y)
 
 
+def gan_objectives(G: nn.Module, D: nn.Module, loss: GANLoss, opt_g: torch.optim.Optimizer,
+                   opt_d: torch.optim.Optimizer, rng: torch.Generator, *, n_critic: int = 1,
+                   gp_weight: float = 10.0, clip: float = 0.01) -> list[Objective]:
+    r"""One GAN training step as :class:`gdmcourse.train.Objective`\ s: ``n_critic`` discriminator updates, one generator update.
+
+    A batch is ``(real, y, z, y_fake)``: data ``(B, ...)``, its labels ``(B,)`` or None,
+    noise ``(B, latent_dim)`` and the labels of the samples to generate (or None).
+
+    1. Discriminator: :math:`L_D(D(x), D(G(z)))` with :math:`G(z)` held fixed, plus
+       ``gp_weight`` × the loss's penalty (computed on ``x`` only, the labels held fixed);
+       then the loss's constraint (``clip``), after every update.
+    2. Generator: :math:`L_G(D(G(z)))`, recorded as ``"g_loss"`` (the discriminator's as ``"d_loss"``).
+    """
+    from .train import Objective
+
+    def d_loss(batch: tuple) -> torch.Tensor:
+        real, y, z, y_fake = batch
+        with torch.no_grad():
+            fake = _call(G, z, y_fake)
+        value = loss.discriminator(_call(D, real, y), _call(D, fake, y_fake))
+        if loss.penalty is not None:
+            critic = D if y is None else (lambda x: D(x, y))  # the penalty is on x only
+            # L_D + lambda GP                                   (Gulrajani et al. 2017, Algorithm 1)
+            value = value + gp_weight * loss.penalty(critic, real, fake, rng)
+        return value
+
+    def g_loss(batch: tuple) -> torch.Tensor:
+        _, _, z, y_fake = batch
+        return loss.generator(_call(D, _call(G, z, y_fake), y_fake))
+
+    after = None if loss.constrain is None else (lambda out: loss.constrain(D, clip))
+    return [Objective(opt_d, d_loss, after=after, repeat=n_critic, name="d_loss"),
+            Objective(opt_g, g_loss, name="g_loss")]
+
+
 def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, *,
-              loss: LossName = "nonsaturating", steps: int = 2000, batch_size: int = 256,
+              loss: str | GANLoss = "nonsaturating", steps: int = 2000, batch_size: int = 256,
               lr_g: float = 1e-3, lr_d: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
               n_critic: int = 1, gp_weight: float = 10.0, clip: float = 0.01, lr_decay: bool = True,
               labels: torch.Tensor | None = None, seed: int = 0, device: torch.device | str | None = None,
               progress: bool = True, callback: Callable[[int, nn.Module], Any] | None = None,
-              callback_every: int = 0) -> GANHistory:
+              callback_every: int = 0) -> History:
     r"""Train a GAN by alternating steps: ``n_critic`` discriminator steps, then one generator step.
 
-    The losses (``loss``):
+    The losses (``loss``, a :class:`GANLoss` or the name of one in :data:`LOSSES`):
 
     ============== ================================================ =================================
     ``loss``        discriminator / critic (minimised)               generator (minimised)
@@ -282,9 +324,11 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
     hinge           ``wgan.hinge_discriminator_loss``                ``wgan.hinge_generator_loss``
     ============== ================================================ =================================
 
+    (the last three from :data:`gdmcourse.wgan.LOSSES`, e.g. ``loss=wgan.LOSSES["wgan-gp"]``).
     Both players use Adam (``betas``, β₁ = 0.5 as in DCGAN; WGAN-GP uses (0, 0.9)); with
     ``lr_decay`` both learning rates fall linearly to 0 over the ``steps``, which lets the
-    generator settle precisely on thin modes instead of orbiting them (notebook 05).
+    generator settle precisely on thin modes instead of orbiting them (notebook 05). The loop
+    is :func:`gdmcourse.train.fit` with the objectives of :func:`gan_objectives`.
 
     Args:
         generator: maps noise ``(B, generator.latent_dim)`` (and labels, if conditional) to samples.
@@ -292,18 +336,23 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         data: ``(N, ...)`` training examples, on the CPU; mini-batches are drawn with replacement.
         labels: ``(N,)`` class labels for conditional models (``G(z, y)``, ``D(x, y)``);
             generated samples get labels drawn like the data's.
-        seed: seeds the batches, the noise and the penalty's interpolation (all on the CPU).
+        seed: seeds the batches, the noise and the penalty's interpolation (one CPU generator,
+            drawn in this order: batch indices, noise, generated labels, penalty ε).
         callback: ``callback(step, generator)`` every ``callback_every`` generator steps (and
-            after the last); its non-None results are kept in ``history.snapshots``.
+            after the last), the generator in eval mode; its non-None results are kept in
+            ``history.snapshots``.
     Returns:
-        a :class:`GANHistory`; the models are trained in place and left on ``device``.
+        a :class:`gdmcourse.train.History`: ``d_loss`` (the mean over the ``n_critic`` updates)
+        and ``g_loss`` per generator step, ``snapshots``, ``seconds``; the models are trained in
+        place and left on ``device`` in eval mode.
+    Raises:
+        ValueError: unknown loss, a generator without ``latent_dim``, labels of the wrong length,
+            non-finite data, non-positive ``steps``/``n_critic``.
+        FloatingPointError: a loss became NaN or infinite (the message names the step).
     """
-    from tqdm.auto import tqdm
+    from . import runtime, train
 
-    from . import runtime, wgan
-
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    loss = _resolve(loss)
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
     if labels is not None and len(labels) != len(data):
@@ -316,60 +365,28 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
     G, D = generator.to(device).train(), discriminator.to(device).train()
     opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
-    schedules = []
-    if lr_decay:
-        def linear(i: int) -> float:
-            return 1 - i / steps
-        schedules = [torch.optim.lr_scheduler.LambdaLR(o, linear) for o in (opt_g, opt_d)]
-    rng = torch.Generator().manual_seed(seed)
-    n = len(data)
+    rows = train.RandomBatches(data if labels is None else (data, labels), batch_size, seed=seed, device=device)
+    rng = rows.generator
 
     def batch() -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-        idx = torch.randint(n, (batch_size,), generator=rng)
-        z = torch.randn(batch_size, G.latent_dim, generator=rng)
-        real = data[idx].to(device)
+        real, *y = rows()
+        z = torch.randn(batch_size, G.latent_dim, generator=rng).to(device)
         if labels is None:
-            return real, None, z.to(device), None
-        y_fake = labels[torch.randint(n, (batch_size,), generator=rng)]
-        return real, labels[idx].to(device), z.to(device), y_fake.to(device)
+            return real, None, z, None
+        y_fake = labels[torch.randint(len(data), (batch_size,), generator=rng)]
+        return real, y[0], z, y_fake.to(device)
 
-    history = GANHistory()
-    start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=f"GAN ({loss})", disable=not progress, leave=False)
-    for step in bar:
-        d_total = 0.0
-        for _ in range(n_critic):
-            real, y, z, y_fake = batch()
-            with torch.no_grad():
-                fake = _call(G, z, y_fake)
-            d_loss = _d_step_loss(loss, D, real, fake, y, y_fake, gp_weight, rng)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            if loss == "wgan-clip":
-                wgan.clip_weights(D, clip)
-            d_total += d_loss.item()
-        _, _, z, y_fake = batch()
-        g_loss = _g_step_loss(loss, _call(D, _call(G, z, y_fake), y_fake))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        for schedule in schedules:
-            schedule.step()
-        history.d_loss.append(d_total / n_critic)
-        history.g_loss.append(g_loss.item())
-        if not (math.isfinite(history.d_loss[-1]) and math.isfinite(history.g_loss[-1])):
-            raise FloatingPointError(f"GAN training diverged at step {step} (d_loss {history.d_loss[-1]}, "
-                                     f"g_loss {history.g_loss[-1]}); lower the learning rates")
-        if callback is not None and ((callback_every and step % callback_every == 0) or step == steps):
-            G.eval()
-            result = callback(step, G)
-            G.train()
-            if result is not None:
-                history.snapshots.append((step, result))
-        if step % 50 == 0:
-            bar.set_postfix(d_loss=f"{history.d_loss[-1]:.3f}", g_loss=f"{history.g_loss[-1]:.3f}")
-    history.seconds = time.perf_counter() - start
+    def snapshot(step: int, history: History) -> Any:
+        G.eval()
+        result = callback(step, G)
+        G.train()
+        return result
+
+    hooks = [train.Every(callback_every, snapshot, last=True)] if callback is not None else []
+    history = train.fit(nn.ModuleList([G, D]),
+                        gan_objectives(G, D, loss, opt_g, opt_d, rng, n_critic=n_critic, gp_weight=gp_weight, clip=clip),
+                        batches=batch, steps=steps, schedule="linear" if lr_decay else "constant",
+                        callbacks=hooks, progress=progress, desc=f"GAN ({loss.name})")
     G.eval()
     D.eval()
     return history
@@ -423,70 +440,3 @@ def toy_discriminator(hidden: Sequence[int] = (128, 128, 128), in_dim: int = 2,
             if isinstance(module, nn.Linear):
                 nn.utils.parametrizations.spectral_norm(module)
     return net
-
-
-class ToyRecipe(NamedTuple):
-    """Settings of one toy-GAN experiment (see :data:`TOY_RECIPES`); ``steps`` per profile."""
-
-    loss: str
-    steps: dict[str, int]
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.999)
-    n_critic: int = 1
-    batch_size: int = 256
-    lr_decay: bool = True
-    spectral_norm: bool = False
-    hidden: tuple[int, ...] = (128, 128, 128)
-    clip: float = 0.01
-
-
-# Measured on 8-Gaussians (2 CPU cores, one thread; benchmarks/bench_gan.py has the table).
-TOY_RECIPES: dict[str, ToyRecipe] = {
-    # Adam without momentum (β₁ = 0) and a decaying learning rate: 8/8 modes, ~92% high quality
-    # on 4 of 5 seeds in ~18 s.
-    "nonsaturating": ToyRecipe("nonsaturating", {"quick": 2500, "full": 5000}, lr_g=2e-3, lr_d=2e-3,
-                               betas=(0.0, 0.9), batch_size=128),
-    # The same nets and loss with heavy momentum (β₁ = 0.9) and a constant learning rate: in a
-    # rotating game (notebook 05) momentum overshoots, and the generator collapses onto 1-2 modes.
-    "collapse": ToyRecipe("nonsaturating", {"quick": 1500, "full": 3000}, lr_g=1e-3, lr_d=1e-3,
-                          betas=(0.9, 0.999), batch_size=128, lr_decay=False),
-    # WGAN-GP (λ = 10, 5 critic steps per generator step, Adam(β = (0, 0.9)) as Gulrajani et al.,
-    # with a larger learning rate than their 1e-4 to fit the CPU budget).
-    "wgan-gp": ToyRecipe("wgan-gp", {"quick": 1000, "full": 4000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
-                         n_critic=5, batch_size=128),
-    # The original WGAN: weights clipped to [−0.01, 0.01] after every critic step.
-    "wgan-clip": ToyRecipe("wgan-clip", {"quick": 600, "full": 3000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
-                           n_critic=5, batch_size=128, clip=0.01),
-    # A spectrally normalized discriminator with the hinge loss (SN-GAN).
-    "sn-hinge": ToyRecipe("hinge", {"quick": 1500, "full": 4000}, lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.9),
-                          batch_size=128, spectral_norm=True),
-}
-
-
-def train_toy(recipe: str | ToyRecipe, data: str = "8gaussians", *, seed: int = 0, n_data: int = 20_000,
-              steps: int | None = None, progress: bool = True, device: torch.device | str | None = None,
-              callback: Callable[[int, nn.Module], Any] | None = None,
-              callback_every: int = 0) -> tuple[nn.Module, nn.Module, GANHistory]:
-    """Build the toy nets and train them with a recipe of :data:`TOY_RECIPES` on a ``data.toy2d`` set.
-
-    The networks are initialised from ``seed`` (on the CPU), the data is ``toy2d(data, n_data, seed)``,
-    and the number of steps is the recipe's for the current profile unless ``steps`` is given.
-    Returns ``(generator, discriminator, history)``.
-    """
-    from . import data as datasets
-    from . import runtime
-
-    if isinstance(recipe, str):
-        if recipe not in TOY_RECIPES:
-            raise ValueError(f"unknown toy recipe {recipe!r}; choose one of {', '.join(TOY_RECIPES)}")
-        recipe = TOY_RECIPES[recipe]
-    x = datasets.toy2d(data, n_data, seed=seed)
-    torch.manual_seed(seed)
-    G = toy_generator(hidden=recipe.hidden)
-    D = toy_discriminator(hidden=recipe.hidden, spectral_norm=recipe.spectral_norm)
-    history = train_gan(G, D, x, loss=recipe.loss, steps=steps or recipe.steps[runtime.profile()],
-                        batch_size=recipe.batch_size, lr_g=recipe.lr_g, lr_d=recipe.lr_d, betas=recipe.betas,
-                        n_critic=recipe.n_critic, clip=recipe.clip, lr_decay=recipe.lr_decay, seed=seed,
-                        device=device, progress=progress, callback=callback, callback_every=callback_every)
-    return G, D, history

@@ -15,15 +15,17 @@ average of the encoder outputs assigned to each code (and only the commitment te
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+if TYPE_CHECKING:
+    from .train import History
+
 __all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
-           "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
+           "CodebookMonitor", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
 
 
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -201,31 +203,61 @@ class VQVAE(nn.Module):
         return {"loss": recon + vq_loss, "recon": recon, "vq": vq_loss, "indices": indices, "z_e": z_e}
 
 
-@dataclass
-class VQHistory:
-    """Per logged step: training losses and codebook health over the last ``log_every`` batches."""
+class CodebookMonitor:
+    """Codebook health during training, for :func:`train_vqvae`: code usage since the last log, dead-code resets.
 
-    step: list[int] = field(default_factory=list)
-    recon: list[float] = field(default_factory=list)
-    vq: list[float] = field(default_factory=list)
-    perplexity: list[float] = field(default_factory=list)
-    dead: list[int] = field(default_factory=list)
-    resets: list[int] = field(default_factory=list)
-    seconds: float = 0.0
+    ``after_update(output)`` (a :class:`gdmcourse.train.Objective`'s ``after``) counts the codes
+    of each batch and, every ``reset_every`` updates, moves the codes that batch did not use onto
+    its encoder outputs (:func:`reset_dead_codes`, drawing from ``generator``); ``log(step, history)``
+    (a :class:`gdmcourse.train.Every` hook) returns the window's mean losses, perplexity, number
+    of dead codes and the total of resets, then starts a new window.
+    """
+
+    def __init__(self, quantizer: VectorQuantizer, reset_every: int, generator: torch.Generator) -> None:
+        self.quantizer, self.reset_every, self.generator = quantizer, reset_every, generator
+        self.counts = torch.zeros(quantizer.num_codes, dtype=torch.long)
+        self.updates = self.resets = 0
+
+    def after_update(self, out: dict[str, torch.Tensor]) -> None:
+        self.updates += 1
+        self.counts += torch.bincount(out["indices"].reshape(-1).cpu(), minlength=self.quantizer.num_codes)
+        if self.reset_every and self.updates % self.reset_every == 0:
+            self.resets += reset_dead_codes(self.quantizer, out["z_e"], generator=self.generator)
+
+    def log(self, step: int, history: History) -> dict[str, float]:
+        n = step - (history.step[-1] if history.step else 0)
+        row = {"recon": _running_mean(history.steps["recon"][-n:]), "vq": _running_mean(history.steps["vq"][-n:]),
+               "perplexity": _perplexity_of_counts(self.counts), "dead": int((self.counts == 0).sum()),
+               "resets": self.resets}
+        self.counts.zero_()
+        return row
+
+
+def _running_mean(values: list[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total / len(values)
 
 
 def train_vqvae(model: VQVAE, data: torch.Tensor, *, steps: int, batch_size: int = 128, lr: float = 2e-3,
                 reset_every: int = 0, log_every: int = 50, seed: int = 0, device: torch.device | str | None = None,
-                progress: bool = True) -> VQHistory:
+                progress: bool = True) -> History:
     """Train a :class:`VQVAE` with Adam on batches of ``data (N, 1, 28, 28)`` drawn with a seeded CPU generator.
 
     Every ``log_every`` steps the history records the mean reconstruction and VQ losses, the
     :func:`codebook_perplexity` and the number of :func:`dead_codes` over the code indices of
-    those ``log_every`` batches. With ``reset_every > 0``, every ``reset_every`` steps the codes
-    no vector of the current batch chose are moved onto encoder outputs
-    (:func:`reset_dead_codes`); ``history.resets`` counts them.
+    those ``log_every`` batches (``history.step``, ``.recon``, ``.vq``, ``.perplexity``, ``.dead``).
+    With ``reset_every > 0``, every ``reset_every`` steps the codes no vector of the current
+    batch chose are moved onto encoder outputs (:func:`reset_dead_codes`); ``history.resets``
+    counts them. The loop is :func:`gdmcourse.train.fit`; the per-step losses are in
+    ``history.steps`` and the model is left in eval mode.
+
+    Raises:
+        ValueError: non-positive ``steps``, ``batch_size`` or ``log_every``; non-finite data.
+        FloatingPointError: the loss became NaN or infinite (the message names the step).
     """
-    from tqdm.auto import tqdm
+    from . import train
 
     if steps < 1 or batch_size < 1 or log_every < 1:
         raise ValueError(f"steps, batch_size and log_every must be positive, got {steps}, {batch_size}, {log_every}")
@@ -234,40 +266,12 @@ def train_vqvae(model: VQVAE, data: torch.Tensor, *, steps: int, batch_size: int
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    history = VQHistory()
-    counts = torch.zeros(model.num_codes, dtype=torch.long)
-    sums = {"recon": 0.0, "vq": 0.0}
-    resets = 0
-    start = time.perf_counter()
-    bar = tqdm(range(steps), desc="VQ-VAE training", disable=not progress, leave=False)
-    for step in bar:
-        x = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
-        out = model.loss(x)
-        optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        optimizer.step()
-        if not torch.isfinite(out["loss"]):
-            bar.close()
-            raise FloatingPointError(f"the loss became NaN at step {step + 1}; lower the learning rate")
-        counts += torch.bincount(out["indices"].reshape(-1).cpu(), minlength=model.num_codes)
-        sums["recon"] += out["recon"].item()
-        sums["vq"] += out["vq"].item()
-        if reset_every and (step + 1) % reset_every == 0:
-            resets += reset_dead_codes(model.quantizer, out["z_e"], generator=gen)
-        if (step + 1) % log_every == 0:
-            history.step.append(step + 1)
-            history.recon.append(sums["recon"] / log_every)
-            history.vq.append(sums["vq"] / log_every)
-            history.perplexity.append(_perplexity_of_counts(counts))
-            history.dead.append(int((counts == 0).sum()))
-            history.resets.append(resets)
-            bar.set_postfix(recon=f"{history.recon[-1]:.4f}", perplexity=f"{history.perplexity[-1]:.1f}", refresh=False)
-            counts.zero_()
-            sums = {"recon": 0.0, "vq": 0.0}
-    bar.close()
+    batches = train.RandomBatches(data, batch_size, seed=seed, device=device)
+    monitor = CodebookMonitor(model.quantizer, reset_every, batches.generator)
+    objective = train.Objective(optimizer, lambda batch: model.loss(batch[0]), after=monitor.after_update)
+    history = train.fit(model, [objective], batches=batches, steps=steps, callbacks=[train.Every(log_every, monitor.log)],
+                        progress=progress, desc="VQ-VAE training")
     model.eval()
-    history.seconds = time.perf_counter() - start
     return history
 
 
@@ -339,23 +343,23 @@ class PixelCNNPrior(nn.Module):
 
 def train_prior(prior: PixelCNNPrior, codes: torch.Tensor, *, steps: int, batch_size: int = 128, lr: float = 2e-3,
                 seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> list[float]:
-    """Fit ``prior`` to code maps ``(N, H, W)`` by maximum likelihood (Adam); returns the per-step NLL (nats per code)."""
-    from tqdm.auto import tqdm
+    """Fit ``prior`` to code maps ``(N, H, W)`` by maximum likelihood (Adam, :func:`gdmcourse.train.fit`).
+
+    Batches of ``batch_size`` maps are drawn with replacement from a CPU generator seeded ``seed``.
+
+    Returns:
+        the per-step NLL (nats per code position), ``steps`` floats; the prior is left in eval mode.
+    Raises:
+        FloatingPointError: the NLL became NaN or infinite (the message names the step).
+    """
+    from . import train
 
     device = torch.device(device) if device is not None else next(prior.parameters()).device
     prior.to(device).train()
-    optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in tqdm(range(steps), desc="prior training", disable=not progress, leave=False):
-        batch = codes[torch.randint(len(codes), (batch_size,), generator=gen)].to(device)
-        loss = prior.nll(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    history = train.fit(prior, lambda model, batch: model.nll(batch[0]), codes, steps=steps, batch_size=batch_size,
+                        lr=lr, seed=seed, device=device, progress=progress, desc="prior training")
     prior.eval()
-    return losses
+    return history.steps["loss"]
 
 
 class VQVAEWithPrior(nn.Module):

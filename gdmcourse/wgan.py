@@ -11,6 +11,9 @@ being kept 1-Lipschitz: by clipping its weights (:func:`clip_weights`), by a gra
 penalty (:func:`gradient_penalty`), or by dividing each layer by its spectral norm, which
 :func:`power_iteration` estimates (``torch.nn.utils.parametrizations.spectral_norm`` does
 the same inside a layer).
+
+:data:`LOSSES` packages these as :class:`gdmcourse.gan.GANLoss` values for
+:func:`gdmcourse.gan.train_gan` (``loss=wgan.LOSSES["wgan-gp"]``), next to the original GAN's.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gan import _outputs
+from . import gan
+from .gan import GANLoss, check_outputs
 
 __all__ = [
     "parallel_lines_wasserstein", "parallel_lines_jsd",
     "critic_loss", "generator_loss", "hinge_discriminator_loss", "hinge_generator_loss",
     "clip_weights", "gradient_norm", "gradient_penalty",
-    "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound",
+    "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound", "LOSSES",
 ]
 
 
@@ -54,7 +58,7 @@ def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
 # ------------------------------------------------------------------------------ losses
 
 def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    return _outputs(x, name, network="critic")
+    return check_outputs(x, name, network="critic")
 
 
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -217,3 +221,18 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
                          "lipschitz_upper_bound handles chains of Linear layers and elementwise activations")
 
     return bound(model, "")
+
+
+# ------------------------------------------------------------------ the losses for train_gan
+
+#: Every loss :func:`gdmcourse.gan.train_gan` knows, by name: the original GAN's
+#: (:data:`gdmcourse.gan.LOSSES`) and the Wasserstein family: ``"wgan-clip"`` (Arjovsky et al. 2017:
+#: critic loss, weights clipped to [−c, c] after every critic update), ``"wgan-gp"`` (Gulrajani
+#: et al. 2017: critic loss + λ·:func:`gradient_penalty`) and ``"hinge"`` (Miyato et al. 2018, used
+#: with spectral normalization).
+LOSSES: dict[str, GANLoss] = {
+    **gan.LOSSES,
+    "wgan-clip": GANLoss("wgan-clip", critic_loss, generator_loss, constrain=clip_weights),
+    "wgan-gp": GANLoss("wgan-gp", critic_loss, generator_loss, penalty=gradient_penalty),
+    "hinge": GANLoss("hinge", hinge_discriminator_loss, hinge_generator_loss),
+}

@@ -242,7 +242,7 @@ widgets.explore(
 # Both record 500 samples at a few points during training.
 
 # %% tags=["nbval-ignore-output"]
-from gdmcourse import data, gan
+from gdmcourse import data, gan, recipes
 
 centers, std = data.toy2d_centers("8gaussians"), data.toy2d_std("8gaussians")
 real = data.toy2d("8gaussians", 2000, seed=1)
@@ -254,8 +254,8 @@ def snapshot(step, generator):
 
 runs = {}
 for name in ["collapse", "nonsaturating"]:
-    steps = gan.TOY_RECIPES[name].steps[gdmcourse.profile()]
-    G, D, history = gan.train_toy(name, seed=0, device=device, callback=snapshot, callback_every=steps // 4)
+    steps = recipes.TOY_GANS[name].steps[gdmcourse.profile()]
+    G, D, history = recipes.train_toy_gan(name, seed=0, device=device, callback=snapshot, callback_every=steps // 4)
     samples = gan.sample(G, 2000, seed=123)
     runs[name] = (history, samples, gan.mode_coverage(samples, centers, std))
     print(f"{name:14s} {steps} steps in {history.seconds:.0f} s: modes covered {runs[name][2][0]}/8, "

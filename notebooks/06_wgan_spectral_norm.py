@@ -313,7 +313,7 @@ plt.show()
 # generator steps. Afterwards we draw each critic's contours over the data.
 
 # %% tags=["nbval-ignore-output"]
-from gdmcourse import data, gan
+from gdmcourse import data, gan, recipes
 
 centers, std = data.toy2d_centers("8gaussians"), data.toy2d_std("8gaussians")
 real = data.toy2d("8gaussians", 2000, seed=1)
@@ -325,8 +325,8 @@ def coverage(step, generator):
 
 critics = {}
 for name in ["wgan-clip", "wgan-gp", "sn-hinge"]:
-    G, D, history = gan.train_toy(name, seed=0, device=device,
-                                  callback=coverage if name == "wgan-gp" else None, callback_every=50)
+    G, D, history = recipes.train_toy_gan(name, seed=0, device=device,
+                                          callback=coverage if name == "wgan-gp" else None, callback_every=50)
     samples = gan.sample(G, 2000, seed=123)
     critics[name] = (G, D.to("cpu"), history, samples, gan.mode_coverage(samples, centers, std))
     modes, hq = critics[name][4]

@@ -236,7 +236,7 @@ print("least squares recovers the posterior's coefficients and variance to 1%")
 # linear schedule with $T = 200$ (`ddpm.toy_schedule()`).
 
 # %% tags=["nbval-ignore-output"]
-toy_model, toy_schedule, toy_history = ddpm.train_toy("swissroll", steps=8000, seed=0, device=device)
+toy_model, toy_schedule, toy_history, toy_scale = ddpm.train_toy("swissroll", steps=8000, seed=0, device=device)
 print(f"trained in {toy_history.seconds:.0f} s; L_simple over the last 500 steps: {np.mean(toy_history.loss[-500:]):.3f}")
 
 # %%
@@ -250,7 +250,7 @@ print(f"L_simple fell from {first:.2f} to below 0.3")
 # of noise; the spiral appears in the last few dozen, coarse shape first, the thin arms last.
 
 # %%
-toy_real = data.toy2d("swissroll", 20_000, seed=0) / toy_history.scale
+toy_real = data.toy2d("swissroll", 20_000, seed=0) / toy_scale
 keep = [199, 40, 20, 10, 5, 0]
 toy_samples, frames = toy_schedule.sample(toy_model, (2000, 2), generator=torch.Generator().manual_seed(0),
                                           progress=False, keep=keep)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from gdmcourse import gan, nets
+from gdmcourse import gan, nets, recipes, wgan
 
 
 def test_dcgan_shapes_and_ranges():
@@ -48,12 +48,12 @@ def _gaussian_problem(seed=0):
     return gan.toy_generator(latent_dim=1, hidden=(16,), out_dim=1), gan.toy_discriminator(hidden=(16,), in_dim=1), data
 
 
-@pytest.mark.parametrize("loss", gan.LOSSES)
+@pytest.mark.parametrize("loss", wgan.LOSSES)
 def test_every_loss_trains_deterministically(loss):
     runs = []
     for _ in range(2):
         G, D, data = _gaussian_problem()
-        history = gan.train_gan(G, D, data, loss=loss, steps=30, batch_size=32, n_critic=2, seed=3,
+        history = gan.train_gan(G, D, data, loss=wgan.LOSSES[loss], steps=30, batch_size=32, n_critic=2, seed=3,
                                 device="cpu", progress=False)
         runs.append((history.d_loss, gan.sample(G, 10, seed=0)))
     assert len(runs[0][0]) == 30 and runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
@@ -71,11 +71,11 @@ def test_the_generator_learns_a_gaussian():
 
 def test_weight_clipping_and_spectral_norm_hold_after_training():
     G, D, data = _gaussian_problem()
-    gan.train_gan(G, D, data, loss="wgan-clip", clip=0.02, steps=20, batch_size=32, seed=0, device="cpu", progress=False)
+    gan.train_gan(G, D, data, loss=wgan.LOSSES["wgan-clip"], clip=0.02, steps=20, batch_size=32, seed=0, device="cpu", progress=False)
     assert all(p.abs().max() <= 0.02 for p in D.parameters())
     torch.manual_seed(0)
     D_sn = gan.toy_discriminator(hidden=(16, 16), in_dim=1, spectral_norm=True)
-    gan.train_gan(G, D_sn, data, loss="hinge", steps=200, batch_size=32, seed=0, device="cpu", progress=False)
+    gan.train_gan(G, D_sn, data, loss=wgan.LOSSES["hinge"], steps=200, batch_size=32, seed=0, device="cpu", progress=False)
     for module in D_sn.modules():
         if isinstance(module, nn.Linear):
             sigma = torch.linalg.matrix_norm(module.weight.detach(), ord=2)
@@ -89,6 +89,8 @@ def test_callback_snapshots_and_errors():
     assert [s for s, _ in history.snapshots] == [4, 8, 10]
     with pytest.raises(ValueError, match="unknown loss"):
         gan.train_gan(G, D, data, loss="wasserstein", steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"wgan.LOSSES\['wgan-gp'\]"):  # the WGAN family lives in wgan
+        gan.train_gan(G, D, data, loss="wgan-gp", steps=1, progress=False)
     with pytest.raises(ValueError, match="latent_dim"):
         gan.train_gan(nn.Linear(1, 1), D, data, steps=1, progress=False)
     with pytest.raises(ValueError, match="NaN"):
@@ -110,10 +112,42 @@ def test_conditional_training_and_sampling():
 
 
 def test_toy_recipes_exist_for_both_profiles():
-    assert {"nonsaturating", "collapse", "wgan-gp", "wgan-clip", "sn-hinge"} <= set(gan.TOY_RECIPES)
-    for recipe in gan.TOY_RECIPES.values():
-        assert recipe.loss in gan.LOSSES and set(recipe.steps) == {"quick", "full"}
-    G, D, history = gan.train_toy("nonsaturating", steps=5, progress=False, device="cpu")
+    assert {"nonsaturating", "collapse", "wgan-gp", "wgan-clip", "sn-hinge"} <= set(recipes.TOY_GANS)
+    for recipe in recipes.TOY_GANS.values():
+        assert recipe.loss in wgan.LOSSES and set(recipe.steps) == {"quick", "full"}
+    G, D, history = recipes.train_toy_gan("nonsaturating", steps=5, progress=False, device="cpu")
     assert len(history.g_loss) == 5 and G.latent_dim == 2
     with pytest.raises(ValueError, match="unknown toy recipe"):
-        gan.train_toy("nope")
+        recipes.train_toy_gan("nope")
+
+
+def test_a_step_is_n_critic_discriminator_updates_then_one_generator_update():
+    G, D, data = _gaussian_problem()
+    calls = []
+    counting = gan.GANLoss("counting", lambda r, f: calls.append("D") or gan.discriminator_loss(r, f),
+                           lambda f: calls.append("G") or gan.generator_loss_nonsaturating(f),
+                           constrain=lambda net, c: calls.append(f"clip {c}"))
+    history = gan.train_gan(G, D, data, loss=counting, steps=2, n_critic=3, clip=0.5, batch_size=8, device="cpu",
+                            progress=False)
+    assert calls == ["D", "clip 0.5"] * 3 + ["G"] + ["D", "clip 0.5"] * 3 + ["G"]
+    assert len(history.d_loss) == len(history.g_loss) == 2
+
+
+def test_the_wgan_losses_extend_the_gan_ones():
+    assert set(gan.LOSSES) == {"minimax", "nonsaturating"}
+    assert set(wgan.LOSSES) == {"minimax", "nonsaturating", "wgan-clip", "wgan-gp", "hinge"}
+    assert all(wgan.LOSSES[name] is gan.LOSSES[name] for name in gan.LOSSES)
+    with pytest.raises(ValueError, match="the critic diverged"):
+        gan.check_outputs(torch.tensor([float("nan")]), "scores", network="critic")
+
+
+def test_gan_does_not_import_wgan():
+    """wgan builds on gan (lecture order), so gan may not import wgan, not even inside a function."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(gan))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names} | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not any(name == "wgan" or name.endswith(".wgan") for name in imported), imported
