@@ -50,15 +50,12 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, get_args
+from typing import BinaryIO, get_args
 
 import numpy as np
 import torch
 
-Toy2DName = Literal["8gaussians", "25gaussians", "moons", "swissroll", "rings"]
-ImageSetName = Literal["digits", "mnist", "fashion-mnist"]
-DownloadableName = Literal["mnist", "fashion-mnist"]
-Split = Literal["train", "test"]
+from .types import DatasetState, DownloadableName, ImageSetName, Split, Toy2DName  # noqa: F401 - re-exported
 
 
 class DataError(RuntimeError):
@@ -407,7 +404,7 @@ class DatasetStatus:
 
     name: str
     folder: Path | None
-    state: Literal["verified", "present", "missing", "corrupt"]
+    state: DatasetState
     detail: str
     fix: str  # a command that repairs it; "" when there is nothing to do
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .types import VarianceName
+
 __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "DDPMHistory", "train_ddpm",
            "to_model_range", "to_image_range", "toy_schedule", "train_toy",
            "toy_energy_ratio"]
@@ -141,7 +143,7 @@ class DiffusionSchedule:
 
     # ----------------------------------------------------------------------- sampling
 
-    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int, variance: str = "posterior",
+    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int, variance: VarianceName = "posterior",
                         clip: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Mean and variance of the learned :math:`p_\theta(x_{t-1} \mid x_t)`, and the model's :math:`\hat\epsilon`:
 
@@ -165,7 +167,7 @@ class DiffusionSchedule:
 
     @torch.no_grad()
     def p_sample(self, model: Model, xt: torch.Tensor, t: int, generator: torch.Generator | None = None,
-                 variance: str = "posterior", clip: bool = False) -> torch.Tensor:
+                 variance: VarianceName = "posterior", clip: bool = False) -> torch.Tensor:
         r"""One step of Algorithm 2: :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, with :math:`z = 0` at the last step (index 0)."""
         mean, var, _ = self.p_mean_variance(model, xt, t, variance, clip=clip)
         if t == 0:
@@ -175,7 +177,7 @@ class DiffusionSchedule:
 
     @torch.no_grad()
     def sample(self, model: Model, shape: Sequence[int], generator: torch.Generator | None = None,
-               progress: bool = True, variance: str = "posterior", device: torch.device | str | None = None,
+               progress: bool = True, variance: VarianceName = "posterior", device: torch.device | str | None = None,
                keep: Sequence[int] = (), clip: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
         r"""Algorithm 2: start from :math:`x_T \sim \mathcal N(0, I)` and apply :meth:`p_sample` ``T`` times.
 

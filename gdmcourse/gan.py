@@ -25,11 +25,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, NamedTuple, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .types import GANLossName
 
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
@@ -212,7 +214,7 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
 
 # ---------------------------------------------------------------------------- training
 
-LossName = Literal["minimax", "nonsaturating", "wgan-clip", "wgan-gp", "hinge"]
+LossName = GANLossName  # (gdmcourse.types)
 LOSSES: tuple[str, ...] = get_args(LossName)
 
 

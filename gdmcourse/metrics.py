@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .types import DownloadableName
+
 __all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim", "energy_distance", "score_samples", "FeatureExtractor",
            "feature_extractor"]
 
@@ -258,7 +260,7 @@ def score_samples(fake: torch.Tensor, real: torch.Tensor, extractor: FeatureExtr
     return {"fid": fid(f_fake, f_real), "is": is_mean, "is_std": is_std, "precision": precision, "recall": recall}
 
 
-def feature_extractor(dataset: str, device: torch.device | str | None = None) -> FeatureExtractor:
+def feature_extractor(dataset: DownloadableName, device: torch.device | str | None = None) -> FeatureExtractor:
     """The course's own classifier for ``"mnist"`` or ``"fashion-mnist"``, loaded from the shipped weights.
 
     The weights were made by ``python -m gdmcourse train classifier-DATASET`` (see

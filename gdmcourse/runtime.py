@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import torch
 
-DeviceName = Literal["cpu", "cuda", "mps"]
-ProfileName = Literal["quick", "full"]
+from .types import DeviceName, ProfileName  # noqa: F401 - re-exported (runtime.DeviceName keeps working)
 
 
 def _env_choice(variable: str, allowed: tuple[str, ...]) -> str | None:

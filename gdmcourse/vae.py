@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nets import MLP, ConvDecoder, ConvEncoder
+from .types import LRScheduleName
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -514,7 +515,7 @@ class Recipe:
     epochs: int
     batch_size: int
     lr: float
-    schedule: str = "cosine"
+    schedule: LRScheduleName = "cosine"
 
 
 # Measured by benchmarks/bench_vae.py on one CPU thread (AMD EPYC), 60000 training images;

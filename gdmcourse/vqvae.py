@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .types import MaskType
+
 __all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
            "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
 
@@ -281,7 +283,7 @@ class MaskedConv2d(nn.Conv2d):
     which then holds only information from earlier pixels.
     """
 
-    def __init__(self, mask_type: str, c_in: int, c_out: int, kernel_size: int) -> None:
+    def __init__(self, mask_type: MaskType, c_in: int, c_out: int, kernel_size: int) -> None:
         if mask_type not in ("A", "B") or kernel_size % 2 == 0:
             raise ValueError(f"mask_type must be 'A' or 'B' and kernel_size odd, got {mask_type!r}, {kernel_size}")
         super().__init__(c_in, c_out, kernel_size, padding=kernel_size // 2)
