@@ -50,12 +50,19 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, get_args
+from typing import BinaryIO, NamedTuple, get_args
 
 import numpy as np
 import torch
 
 from .types import DatasetState, DownloadableName, ImageSetName, Split, Toy2DName  # noqa: F401 - re-exported
+
+
+class LabelledImages(NamedTuple):
+    """What :func:`load_images` returns: ``images`` float32 ``(N, 1, H, W)`` in [0, 1] and ``labels`` int64 ``(N,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
 
 
 class DataError(RuntimeError):
@@ -472,7 +479,7 @@ def _load_uint8(name: str, split: str, root: Path | None, download: bool) -> tup
 
 def load_images(name: ImageSetName, split: Split = "train", *,
                 data_dir: str | os.PathLike | None = None,
-                download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                download: bool = True) -> LabelledImages:
     """Load an image set (see the module docstring for the sets and their splits).
 
     Args:
@@ -481,12 +488,16 @@ def load_images(name: ImageSetName, split: Split = "train", *,
         data_dir: the cache root for MNIST-like sets; default :func:`data_dir`.
         download: allow :func:`fetch` to download missing files.
     Returns:
-        ``(images, labels)``: float32 (N, 1, H, W) in [0, 1], and int64 (N,). Fresh tensors
-        on every call (the file contents are cached per process).
+        :class:`LabelledImages` ``(images, labels)``: float32 (N, 1, H, W) in [0, 1], and int64
+        (N,). Fresh tensors on every call (the file contents are cached per process).
+    Raises:
+        ValueError: ``name`` or ``split`` is not one of the allowed values.
+        DataError: the files are missing and ``download=False``, a download or its checksum
+            fails, or a cached file is damaged (the message says how to fix it).
     """
     _check_choice("image set", name, get_args(ImageSetName))
     _check_choice("split", split, get_args(Split))
     root = None if name == "digits" else _resolve_dir(data_dir).resolve()
     images, labels = _load_uint8(name, split, root, download)
     # uint8 0..max -> float32 in [0, 1]; a new tensor, so the cache stays untouched
-    return images.to(torch.float32) / _MAX_VALUE[name], labels.clone()
+    return LabelledImages(images.to(torch.float32) / _MAX_VALUE[name], labels.clone())

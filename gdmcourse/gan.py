@@ -36,7 +36,7 @@ from .types import GANLossName
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
     "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
-    "mode_coverage", "GANHistory", "LOSSES", "train_gan", "sample",
+    "ModeCoverage", "mode_coverage", "GANHistory", "LOSSES", "train_gan", "sample",
     "toy_generator", "toy_discriminator", "ToyRecipe", "TOY_RECIPES", "train_toy",
 ]
 
@@ -175,7 +175,15 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
 # -------------------------------------------------------------------------- evaluation
 
-def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> tuple[int, float]:
+class ModeCoverage(NamedTuple):
+    """What :func:`mode_coverage` returns: ``modes`` covered (an int in ``0..K``) and the
+    ``high_quality`` fraction of the samples (a float in [0, 1])."""
+
+    modes: int
+    high_quality: float
+
+
+def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> ModeCoverage:
     r"""How many modes of a Gaussian mixture the samples cover, and how many samples are good.
 
     The rule (the one of the unrolled-GAN and VEEGAN papers, made explicit):
@@ -189,7 +197,10 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
         centers: ``(K, D)`` the mixture's means (``data.toy2d_centers``).
         std: the components' standard deviation (``data.toy2d_std``).
     Returns:
-        ``(modes_covered, high_quality_fraction)``: an int in ``0..K`` and a float in [0, 1].
+        :class:`ModeCoverage` ``(modes, high_quality)``: an int in ``0..K`` and a float in [0, 1].
+    Raises:
+        ValueError: ``samples`` and ``centers`` are not ``(N, D)`` and ``(K, D)``, there are no
+            samples, or ``std`` is not positive.
     """
     if samples.dim() != 2 or centers.dim() != 2 or samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples (N, D) and centers (K, D) must share D; got {tuple(samples.shape)} "
@@ -206,10 +217,10 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
     good = nearest_dist <= 3 * std
     n_good = int(good.sum())
     if n_good == 0:
-        return 0, 0.0
+        return ModeCoverage(0, 0.0)
     counts = torch.bincount(nearest[good], minlength=len(centers))
     covered = int((counts >= 0.01 * n_good).sum())
-    return covered, n_good / len(finite)
+    return ModeCoverage(covered, n_good / len(finite))
 
 
 # ---------------------------------------------------------------------------- training

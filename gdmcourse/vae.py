@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,22 @@ from .nets import MLP, ConvDecoder, ConvEncoder
 from .types import LRScheduleName
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+class DiagonalGaussian(NamedTuple):
+    r"""The parameters of :math:`q_\phi(z \mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)` an encoder
+    outputs: ``mu`` :math:`\mu` and ``logvar`` :math:`\log\sigma^2`, each ``(B, J)``."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+
+
+class GaussianPosterior(NamedTuple):
+    r"""The exact posterior :math:`p(z \mid x) = \mathcal N(m(x), \Sigma)` of :class:`LinearGaussianModel`:
+    ``mean`` ``(B, d)`` and the covariance ``cov`` ``(d, d)`` (the same for every x)."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
 
 
 # ------------------------------------------------------------------------------- formulas
@@ -233,12 +250,12 @@ class LinearGaussianModel:
         logdet = 2 * L.diagonal().log().sum()
         return -0.5 * (self.D * _LOG_2PI + logdet + a.pow(2).sum(dim=0))
 
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: returns ``(m (B, d), Σ (d, d))``."""
+    def posterior(self, x: torch.Tensor) -> GaussianPosterior:
+        r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: :class:`GaussianPosterior` ``(m (B, d), Σ (d, d))``."""
         precision = torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.sigma**2
         cov = torch.linalg.inv(precision)
         mean = (x.double() - self.b) @ self.W @ cov / self.sigma**2  # Σ symmetric: (Σ Wᵀ(x−b))ᵀ = (x−b)ᵀ W Σ
-        return mean, cov
+        return GaussianPosterior(mean, cov)
 
     def expected_log_likelihood(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
         r""":math:`\mathbb E_{q}[\log p(x\mid z)]` for :math:`q = \mathcal N(\mu, \operatorname{diag}s^2)`, in closed form.
@@ -309,12 +326,12 @@ class VAE(nn.Module):
     def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return z
 
-    def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> DiagonalGaussian:
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"expected inputs of shape (batch, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(x.shape)}")
         mu, logvar = self.encoder(self._encoder_input(x, c)).chunk(2, dim=-1)
-        return mu, logvar
+        return DiagonalGaussian(mu, logvar)
 
     def _logits(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if z.shape[-1] != self.latent_dim:
@@ -354,8 +371,12 @@ class VAE(nn.Module):
         return torch.sigmoid(self._logits(z, c))
 
     # -- public API
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x)`, each ``(B, J)``."""
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x)`, each ``(B, J)``, as :class:`DiagonalGaussian` ``(mu, logvar)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``.
+        """
         return self._posterior(x, None)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -455,8 +476,12 @@ class CVAE(VAE):
     def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return torch.cat([z, c], dim=-1)
 
-    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
-        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x,y)`, each ``(B, J)``."""
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> DiagonalGaussian:  # type: ignore[override]
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x,y)`, each ``(B, J)``, as :class:`DiagonalGaussian`.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
+        """
         return self._posterior(x, self.one_hot(y, len(x)))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -591,6 +616,6 @@ def latent_traversal(model: VAE, z: torch.Tensor, dims: Sequence[int], values: S
     return out
 
 
-__all__ = ["gaussian_kl", "reparameterize", "bernoulli_log_likelihood", "gaussian_log_likelihood",
+__all__ = ["DiagonalGaussian", "GaussianPosterior", "gaussian_kl", "reparameterize", "bernoulli_log_likelihood", "gaussian_log_likelihood",
            "log_mean_exp", "kl_monte_carlo", "dynamic_binarize", "LinearGaussianModel", "VAE", "CVAE",
            "vae_loss", "Recipe", "RECIPES", "iwae_nll", "active_units", "latent_traversal"]
