@@ -42,6 +42,9 @@ def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         a scalar tensor. Summing (not averaging) over pixels keeps the loss on the scale of
         a log-likelihood, which the VAE in notebook 02 needs; averaging over the batch makes
         the learning rate independent of the batch size.
+
+    Raises:
+        ValueError: ``x_hat`` and ``x`` differ in shape.
     """
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
@@ -59,6 +62,9 @@ def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None
         noise_std: :math:`\sigma \ge 0`.
         generator: a CPU generator for the noise (drawn on the CPU, then moved, so every
             device sees the same noise).
+
+    Raises:
+        ValueError: ``noise_std`` is negative.
     """
     if noise_std < 0:
         raise ValueError(f"noise_std must be non-negative, got {noise_std}")
@@ -81,6 +87,11 @@ class Autoencoder(nn.Module):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructions ``(B, *input_shape)`` from codes ``(B, latent_dim)``.
+
+        Raises:
+            ValueError: the last dim of ``z`` is not ``latent_dim``.
+        """
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"codes must have {self.latent_dim} entries in the last dim, got shape {tuple(z.shape)}")
         return self.decoder(z)

@@ -81,7 +81,11 @@ _MIXTURE_STD = {"8gaussians": 0.02, "25gaussians": 0.05}
 
 
 def toy2d_centers(name: Toy2DName) -> torch.Tensor:
-    """The K modes of a mixture set: (8, 2) for ``"8gaussians"``, (25, 2) for ``"25gaussians"``."""
+    """The K modes of a mixture set: (8, 2) for ``"8gaussians"``, (25, 2) for ``"25gaussians"``.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or not one of the Gaussian mixtures.
+    """
     _check_choice("toy set", name, get_args(Toy2DName))
     if name == "8gaussians":
         # mu_k = 2 (cos 2πk/8, sin 2πk/8),  k = 0..7
@@ -95,7 +99,11 @@ def toy2d_centers(name: Toy2DName) -> torch.Tensor:
 
 
 def toy2d_std(name: Toy2DName) -> float:
-    """The standard deviation of each mixture component (0.02 or 0.05); ValueError for the others."""
+    """The standard deviation of each mixture component (0.02 or 0.05); ValueError for the others.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or not one of the Gaussian mixtures.
+    """
     _check_choice("toy set", name, get_args(Toy2DName))
     if name not in _MIXTURE_STD:
         raise ValueError(f"{name!r} is not a Gaussian mixture; a std exists for {', '.join(_MIXTURE_STD)}")
@@ -107,6 +115,9 @@ def toy2d(name: Toy2DName, n: int, seed: int = 0) -> torch.Tensor:
 
     The same ``(name, n, seed)`` always gives the same points; the global NumPy and torch
     random states are left alone.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or ``n`` is not a positive integer.
     """
     from sklearn import datasets
 
@@ -426,6 +437,9 @@ def dataset_status(name: ImageSetName, *, data_dir: str | os.PathLike | None = N
     Cheap by default: each file must exist and have the size its IDX header announces
     ("present": this catches truncation, not flipped bytes). ``verify=True`` also checks the
     MD5s ("verified"), which reads the whole ~55 MB.
+
+    Raises:
+        ValueError: ``name`` is not an image set.
     """
     _check_choice("image set", name, get_args(ImageSetName))
     if name == "digits":

@@ -67,6 +67,9 @@ def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.
     Returns:
         :math:`D^*` with the broadcast shape; where both densities are 0 (outside both
         supports, where :math:`D` does not matter) the value is 1/2.
+
+    Raises:
+        ValueError: a density is negative or NaN.
     """
     p, q = _as_tensor(p_data, "p_data"), _as_tensor(p_model, "p_model")
     if (p < 0).any() or (q < 0).any():
@@ -107,6 +110,9 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         p, q: probability vectors over the last dim, shapes ``(..., K)`` (broadcastable).
     Returns:
         shape ``(...)``.
+
+    Raises:
+        ValueError: ``p`` or ``q`` is a scalar, has negative entries or NaN, or does not sum to 1 over its last dim.
     """
     p, q = _discrete(p, "p"), _discrete(q, "q")
     m = 0.5 * (p + q)
@@ -146,6 +152,10 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
         fake_logits: ``(B_f,)`` or ``(B_f, 1)`` logits on generated samples.
     Returns:
         a scalar; :math:`2\log 2 \approx 1.386` when the discriminator outputs 1/2 everywhere.
+
+    Raises:
+        TypeError: a logits argument is not a tensor.
+        ValueError: a logits argument contains NaN (the discriminator diverged).
     """
     real, fake = _outputs(real_logits, "real_logits"), _outputs(fake_logits, "fake_logits")
     return -F.logsigmoid(real).mean() - F.logsigmoid(-fake).mean()
@@ -158,6 +168,10 @@ def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Its gradient vanishes when the discriminator confidently rejects the samples
     (:math:`D(G(z)) \to 0`), which is where a young generator starts: it *saturates*.
+
+    Raises:
+        TypeError: ``fake_logits`` is not a tensor.
+        ValueError: ``fake_logits`` contains NaN (the discriminator diverged).
     """
     return F.logsigmoid(-_outputs(fake_logits, "fake_logits")).mean()
 
@@ -169,6 +183,10 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Same fixed point as the minimax loss, but its gradient is largest where
     :math:`D(G(z))` is small, i.e. where the generator is bad.
+
+    Raises:
+        TypeError: ``fake_logits`` is not a tensor.
+        ValueError: ``fake_logits`` contains NaN (the discriminator diverged).
     """
     return -F.logsigmoid(_outputs(fake_logits, "fake_logits")).mean()
 
@@ -394,6 +412,10 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
     """``n`` samples of a trained generator (eval mode), noise from a CPU generator seeded ``seed``; on the CPU.
 
     ``labels``: ``(n,)`` classes for a conditional generator.
+
+    Raises:
+        ValueError: ``labels`` does not hold one label per sample (or the generator rejects them: see
+            :class:`gdmcourse.nets.DCGANGenerator`).
     """
     if labels is not None and len(labels) != n:
         raise ValueError(f"need one label per sample: {len(labels)} labels for n = {n}")
