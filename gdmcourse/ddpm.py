@@ -212,9 +212,9 @@ class DiffusionSchedule:
         """
         coef_x0 = extract(self.posterior_mean_coef_x0, t, xt)
         coef_xt = extract(self.posterior_mean_coef_xt, t, xt)
-        # μ̃_t = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t) · x_0 + sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t   (DDPM, eq. 7)
+        # μ̃_t = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t) · x_0 + sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t  (DDPM, eq. 7)
         mean = coef_x0 * x0 + coef_xt * xt
-        # β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t                                                 (DDPM, eq. 7)
+        # β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t                                                (DDPM, eq. 7)
         variance = extract(self.posterior_variance, t, xt)
         return PosteriorMoments(mean, variance, extract(self.posterior_log_variance_clipped, t, xt))
 
@@ -374,8 +374,8 @@ class DiffusionSchedule:
         levels = torch.linspace(self.T - 1, 0, steps).round().long().tolist()
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
         for i, t in enumerate(tqdm(levels, desc="DDIM", disable=not progress, leave=False)):
-            a_t = self.alphas_cumprod[t].item()                                                  # ᾱ_t
-            a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0     # ᾱ_s (1 after the last)
+            a_t = self.alphas_cumprod[t].item()                                              # ᾱ_t
+            a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0  # ᾱ_s, 1 at the end
             eps = model(x, torch.full((len(x),), t, dtype=torch.long, device=device))
             # x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)              (DDIM, eq. 12, "predicted x_0")
             x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 
 from .types import DownloadableName
 
-__all__ = ["frechet_distance", "fid", "InceptionScore", "inception_score", "PrecisionRecall", "precision_recall", "ssim", "energy_distance", "score_samples", "FeatureExtractor",
-           "feature_extractor"]
+__all__ = ["frechet_distance", "fid", "InceptionScore", "inception_score", "PrecisionRecall", "precision_recall",
+           "ssim", "energy_distance", "score_samples", "FeatureExtractor", "feature_extractor"]
 
 class InceptionScore(NamedTuple):
     """What :func:`inception_score` returns: the mean and the standard deviation over the splits."""

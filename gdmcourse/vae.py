@@ -671,6 +671,7 @@ def latent_traversal(model: VAE, z: torch.Tensor, dims: Sequence[int], values: S
     return out
 
 
-__all__ = ["DiagonalGaussian", "GaussianPosterior", "gaussian_kl", "reparameterize", "bernoulli_log_likelihood", "gaussian_log_likelihood",
+__all__ = ["DiagonalGaussian", "GaussianPosterior", "gaussian_kl", "reparameterize", "bernoulli_log_likelihood",
+           "gaussian_log_likelihood",
            "log_mean_exp", "kl_monte_carlo", "dynamic_binarize", "LinearGaussianModel", "VAE", "CVAE",
            "vae_loss", "Recipe", "RECIPES", "iwae_nll", "active_units", "latent_traversal"]

@@ -25,7 +25,8 @@ from torch import nn
 
 from .types import MaskType
 
-__all__ = ["nearest_codes", "Quantized", "VectorQuantizer", "VQVAEOutput", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
+__all__ = ["nearest_codes", "Quantized", "VectorQuantizer", "VQVAEOutput", "codebook_perplexity", "dead_codes",
+           "reset_dead_codes", "VQVAE",
            "VQHistory", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
 
 
