@@ -22,6 +22,7 @@ What this module holds:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -41,6 +42,9 @@ def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         a scalar tensor. Summing (not averaging) over pixels keeps the loss on the scale of
         a log-likelihood, which the VAE in notebook 02 needs; averaging over the batch makes
         the learning rate independent of the batch size.
+
+    Raises:
+        ValueError: ``x_hat`` and ``x`` differ in shape.
     """
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
@@ -58,6 +62,9 @@ def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None
         noise_std: :math:`\sigma \ge 0`.
         generator: a CPU generator for the noise (drawn on the CPU, then moved, so every
             device sees the same noise).
+
+    Raises:
+        ValueError: ``noise_std`` is negative.
     """
     if noise_std < 0:
         raise ValueError(f"noise_std must be non-negative, got {noise_std}")
@@ -80,6 +87,11 @@ class Autoencoder(nn.Module):
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructions ``(B, *input_shape)`` from codes ``(B, latent_dim)``.
+
+        Raises:
+            ValueError: the last dim of ``z`` is not ``latent_dim``.
+        """
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"codes must have {self.latent_dim} entries in the last dim, got shape {tuple(z.shape)}")
         return self.decoder(z)
@@ -118,7 +130,16 @@ def denoising_loss(model: nn.Module, x: torch.Tensor, noise_std: float,
     return reconstruction_loss(model(corrupt(x, noise_std, generator)), x)
 
 
-def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+class PCA(NamedTuple):
+    """What :func:`pca` returns: the data ``mean`` ``(D,)``, the principal ``components`` ``(k, D)``
+    (orthonormal rows, by decreasing variance) and their ``variances`` ``(k,)``."""
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    variances: torch.Tensor
+
+
+def pca(x: torch.Tensor, k: int) -> PCA:
     r"""Principal component analysis by the SVD of the centred data.
 
     With :math:`X - \bar x = U S V^\top`, the principal directions are the rows of
@@ -128,14 +149,18 @@ def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
         x: data ``(N, ...)``; each example is flattened to ``D`` values.
         k: how many components to keep, ``1 ≤ k ≤ min(N, D)``.
     Returns:
-        ``(mean (D,), components (k, D) with orthonormal rows, variances (k,))``.
+        :class:`PCA` ``(mean (D,), components (k, D) with orthonormal rows, variances (k,))``.
+    Raises:
+        ValueError: ``k`` is not between 1 and ``min(N, D)``.
     """
     flat = x.reshape(len(x), -1).double()
     if not 1 <= k <= min(flat.shape):
         raise ValueError(f"k must be between 1 and {min(flat.shape)}, got {k}")
     mean = flat.mean(dim=0)
+    # X − x̄ = U S Vᵀ
     _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-    return mean.to(x.dtype), vh[:k].to(x.dtype), (s[:k] ** 2 / (len(flat) - 1)).to(x.dtype)
+    # components: the first k rows of Vᵀ; variances: S² / (N − 1)
+    return PCA(mean.to(x.dtype), vh[:k].to(x.dtype), (s[:k] ** 2 / (len(flat) - 1)).to(x.dtype))
 
 
 @torch.no_grad()
@@ -156,4 +181,4 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch
 
 
 __all__ = ["reconstruction_loss", "corrupt", "denoising_loss", "Autoencoder", "mlp_autoencoder",
-           "conv_autoencoder", "linear_autoencoder", "pca", "encode", "psnr"]
+           "conv_autoencoder", "linear_autoencoder", "PCA", "pca", "encode", "psnr"]

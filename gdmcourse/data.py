@@ -50,15 +50,19 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, get_args
+from typing import BinaryIO, NamedTuple, get_args
 
 import numpy as np
 import torch
 
-Toy2DName = Literal["8gaussians", "25gaussians", "moons", "swissroll", "rings"]
-ImageSetName = Literal["digits", "mnist", "fashion-mnist"]
-DownloadableName = Literal["mnist", "fashion-mnist"]
-Split = Literal["train", "test"]
+from .types import DatasetState, DownloadableName, ImageSetName, Split, Toy2DName  # noqa: F401 - re-exported
+
+
+class LabelledImages(NamedTuple):
+    """What :func:`load_images` returns: ``images`` float32 ``(N, 1, H, W)`` in [0, 1] and ``labels`` int64 ``(N,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
 
 
 class DataError(RuntimeError):
@@ -77,7 +81,11 @@ _MIXTURE_STD = {"8gaussians": 0.02, "25gaussians": 0.05}
 
 
 def toy2d_centers(name: Toy2DName) -> torch.Tensor:
-    """The K modes of a mixture set: (8, 2) for ``"8gaussians"``, (25, 2) for ``"25gaussians"``."""
+    """The K modes of a mixture set: (8, 2) for ``"8gaussians"``, (25, 2) for ``"25gaussians"``.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or not one of the Gaussian mixtures.
+    """
     _check_choice("toy set", name, get_args(Toy2DName))
     if name == "8gaussians":
         # mu_k = 2 (cos 2πk/8, sin 2πk/8),  k = 0..7
@@ -91,7 +99,11 @@ def toy2d_centers(name: Toy2DName) -> torch.Tensor:
 
 
 def toy2d_std(name: Toy2DName) -> float:
-    """The standard deviation of each mixture component (0.02 or 0.05); ValueError for the others."""
+    """The standard deviation of each mixture component (0.02 or 0.05); ValueError for the others.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or not one of the Gaussian mixtures.
+    """
     _check_choice("toy set", name, get_args(Toy2DName))
     if name not in _MIXTURE_STD:
         raise ValueError(f"{name!r} is not a Gaussian mixture; a std exists for {', '.join(_MIXTURE_STD)}")
@@ -103,6 +115,9 @@ def toy2d(name: Toy2DName, n: int, seed: int = 0) -> torch.Tensor:
 
     The same ``(name, n, seed)`` always gives the same points; the global NumPy and torch
     random states are left alone.
+
+    Raises:
+        ValueError: ``name`` is not a toy set, or ``n`` is not a positive integer.
     """
     from sklearn import datasets
 
@@ -407,7 +422,7 @@ class DatasetStatus:
 
     name: str
     folder: Path | None
-    state: Literal["verified", "present", "missing", "corrupt"]
+    state: DatasetState
     detail: str
     fix: str  # a command that repairs it; "" when there is nothing to do
 
@@ -422,6 +437,9 @@ def dataset_status(name: ImageSetName, *, data_dir: str | os.PathLike | None = N
     Cheap by default: each file must exist and have the size its IDX header announces
     ("present": this catches truncation, not flipped bytes). ``verify=True`` also checks the
     MD5s ("verified"), which reads the whole ~55 MB.
+
+    Raises:
+        ValueError: ``name`` is not an image set.
     """
     _check_choice("image set", name, get_args(ImageSetName))
     if name == "digits":
@@ -475,7 +493,7 @@ def _load_uint8(name: str, split: str, root: Path | None, download: bool) -> tup
 
 def load_images(name: ImageSetName, split: Split = "train", *,
                 data_dir: str | os.PathLike | None = None,
-                download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                download: bool = True) -> LabelledImages:
     """Load an image set (see the module docstring for the sets and their splits).
 
     Args:
@@ -484,12 +502,16 @@ def load_images(name: ImageSetName, split: Split = "train", *,
         data_dir: the cache root for MNIST-like sets; default :func:`data_dir`.
         download: allow :func:`fetch` to download missing files.
     Returns:
-        ``(images, labels)``: float32 (N, 1, H, W) in [0, 1], and int64 (N,). Fresh tensors
-        on every call (the file contents are cached per process).
+        :class:`LabelledImages` ``(images, labels)``: float32 (N, 1, H, W) in [0, 1], and int64
+        (N,). Fresh tensors on every call (the file contents are cached per process).
+    Raises:
+        ValueError: ``name`` or ``split`` is not one of the allowed values.
+        DataError: the files are missing and ``download=False``, a download or its checksum
+            fails, or a cached file is damaged (the message says how to fix it).
     """
     _check_choice("image set", name, get_args(ImageSetName))
     _check_choice("split", split, get_args(Split))
     root = None if name == "digits" else _resolve_dir(data_dir).resolve()
     images, labels = _load_uint8(name, split, root, download)
     # uint8 0..max -> float32 in [0, 1]; a new tensor, so the cache stays untouched
-    return images.to(torch.float32) / _MAX_VALUE[name], labels.clone()
+    return LabelledImages(images.to(torch.float32) / _MAX_VALUE[name], labels.clone())

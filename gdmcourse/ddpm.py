@@ -9,7 +9,9 @@ Follows lecture 001 ("Diffusion"): the forward process adds Gaussian noise in :m
 
 a network :math:`\epsilon_\theta(x_t, t)` learns to predict the added noise (:meth:`DiffusionSchedule.loss_simple`,
 Algorithm 1), and sampling runs the learned reverse process (:meth:`DiffusionSchedule.sample`,
-Algorithm 2) or its deterministic shortcut DDIM (:meth:`DiffusionSchedule.ddim_sample`).
+Algorithm 2; :meth:`DiffusionSchedule.sample_trajectory` keeps the intermediate states) or its
+deterministic shortcut DDIM (:meth:`DiffusionSchedule.ddim_sample`). :func:`extract` is the
+broadcasting helper the formulas share: ``values[t]`` per example, shaped ``(B, 1, ..., 1)``.
 
 As in diffusers, the *schedule* (this module) and the *model* (any ``model(x_t, t) -> ε̂``,
 e.g. :class:`gdmcourse.nets.UNet`) are separate objects, and both work on any device.
@@ -23,23 +25,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, get_args
 
 import torch
+
+from .types import VarianceName
 
 if TYPE_CHECKING:
     from .train import History
 
-__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "DiffusionSchedule", "train_ddpm",
-           "to_model_range", "to_image_range", "toy_schedule", "ToyDDPM", "train_toy"]
+__all__ = ["linear_beta_schedule", "cosine_beta_schedule", "extract", "PosteriorMoments", "ReverseMoments",
+           "Trajectory", "DiffusionSchedule", "train_ddpm", "to_model_range", "to_image_range", "toy_schedule",
+           "ToyDDPM", "train_toy"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    r"""Ho et al.'s schedule: :math:`\beta_t` linear from ``beta_start`` to ``beta_end`` over ``T`` steps (float64, ``(T,)``)."""
+    r"""Ho et al.'s schedule: :math:`\beta_t` linear from ``beta_start`` to ``beta_end`` over ``T`` steps (float64, ``(T,)``).
+
+    Raises:
+        ValueError: ``T < 1``, or not ``0 < beta_start <= beta_end < 1``.
+    """
     if T < 1 or not 0 < beta_start <= beta_end < 1:
         raise ValueError(f"need T >= 1 and 0 < beta_start <= beta_end < 1, got T={T}, {beta_start}, {beta_end}")
+    # β_t from 10⁻⁴ to 0.02 in T = 1000 steps in the paper (DDPM, section 4)
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 
 
@@ -48,13 +58,83 @@ def cosine_beta_schedule(T: int, s: float = 0.008) -> torch.Tensor:
 
     :math:`\beta_t = 1 - \bar\alpha_t / \bar\alpha_{t-1}`, clipped at 0.999 (near :math:`t = T`,
     where :math:`\bar\alpha` reaches 0). Float64, ``(T,)``.
+
+    Raises:
+        ValueError: ``T < 1`` or ``s < 0``.
     """
     if T < 1 or s < 0:
         raise ValueError(f"need T >= 1 and s >= 0, got T={T}, s={s}")
     steps = torch.arange(T + 1, dtype=torch.float64)
+    # f(t) = cos²((t/T + s)/(1 + s) · π/2)                      (Improved DDPM, eq. 17)
     f = torch.cos((steps / T + s) / (1 + s) * math.pi / 2) ** 2
+    # ᾱ_t = f(t) / f(0)                                          (Improved DDPM, eq. 17)
     alphas_cumprod = f / f[0]
+    # β_t = 1 − ᾱ_t / ᾱ_{t−1}, clipped at 0.999                  (Improved DDPM, after eq. 17)
     return (1 - alphas_cumprod[1:] / alphas_cumprod[:-1]).clamp(max=0.999)
+
+
+def extract(values: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
+    r"""Per-example schedule values ``values[t]``, shaped to broadcast against a batch ``x``.
+
+    The broadcasting helper of every formula below: with ``t`` one index per example of ``x``
+    (``(B,)``), ``extract(values, t, x)`` has shape ``(B, 1, ..., 1)`` (as many ones as ``x``
+    has dimensions after the batch), so ``extract(schedule.alphas_cumprod, t, x).sqrt() * x``
+    multiplies each example by its own :math:`\sqrt{\bar\alpha_t}`. Works for any rank of ``x``.
+
+    Args:
+        values: a 1-D table indexed by step, e.g. ``schedule.betas`` ``(T,)`` (on any device).
+        t: step indices ``(B,)`` (ints, on any device) or one int for the whole batch
+            (then the result is ``(1, 1, ..., 1)``).
+        x: the batch ``(B, ...)`` to broadcast against; only its rank, device and dtype are used.
+    Returns:
+        ``values[t]`` in ``x``'s dtype on ``x``'s device, shape ``(len(t), 1, ..., 1)``.
+    Raises:
+        ValueError: ``values`` is not 1-D, or an index in ``t`` lies outside ``0..len(values) - 1``.
+    """
+    if values.dim() != 1:
+        raise ValueError(f"values must be a 1-D table indexed by step, got shape {tuple(values.shape)}")
+    t = torch.as_tensor(t, device="cpu").long().reshape(-1)
+    if (t < 0).any() or (t >= len(values)).any():
+        raise ValueError(f"timestep indices must lie in 0..{len(values) - 1} (index t is step t + 1), "
+                         f"got {t.min().item()}..{t.max().item()}")
+    out = values.cpu()[t].to(device=x.device, dtype=x.dtype)
+    return out.reshape(-1, *([1] * (x.dim() - 1)))
+
+
+class PosteriorMoments(NamedTuple):
+    r"""The Gaussian :math:`q(x_{t-1} \mid x_t, x_0) = \mathcal N(\tilde\mu_t, \tilde\beta_t I)` (DDPM, eqs. 6–7).
+
+    ``mean`` :math:`\tilde\mu_t` has ``x_t``'s shape; ``variance`` :math:`\tilde\beta_t` and
+    ``log_variance`` (clipped at the first step, see :class:`DiffusionSchedule`) are ``(B, 1, ..., 1)``.
+    """
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+    log_variance: torch.Tensor
+
+
+class ReverseMoments(NamedTuple):
+    r"""The learned :math:`p_\theta(x_{t-1} \mid x_t) = \mathcal N(\mu_\theta, \sigma_t^2 I)` and the network's :math:`\hat\epsilon`.
+
+    ``mean`` :math:`\mu_\theta(x_t, t)` and ``eps`` :math:`\epsilon_\theta(x_t, t)` have ``x_t``'s
+    shape; ``variance`` :math:`\sigma_t^2` is ``(B, 1, ..., 1)``.
+    """
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+    eps: torch.Tensor
+
+
+class Trajectory(NamedTuple):
+    r"""What :meth:`DiffusionSchedule.sample_trajectory` returns.
+
+    ``x0``: the final samples :math:`x_0` ``(B, ...)``, on the sampling device (as :meth:`DiffusionSchedule.sample`);
+    ``frames``: ``{t: x_t}`` on the CPU for each kept index ``t`` (the index ``T`` holds the
+    starting noise :math:`x_T`, the index ``t < T`` the state after the step that produced it).
+    """
+
+    x0: torch.Tensor
+    frames: dict[int, torch.Tensor]
 
 
 class DiffusionSchedule:
@@ -65,6 +145,9 @@ class DiffusionSchedule:
         alphas_cumprod: :math:`\bar\alpha_t`; alphas_cumprod_prev: :math:`\bar\alpha_{t-1}` (1 at the first step);
         posterior_variance: :math:`\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\beta_t` (0 at the first step);
         posterior_log_variance_clipped: :math:`\log\tilde\beta_t` with the first step's 0 replaced by :math:`\tilde\beta_2`.
+
+    Raises:
+        ValueError: ``betas`` is not a non-empty 1-D sequence, or a beta lies outside (0, 1).
     """
 
     def __init__(self, betas: torch.Tensor | Sequence[float]) -> None:
@@ -74,16 +157,22 @@ class DiffusionSchedule:
         if not ((betas > 0) & (betas < 1)).all():
             raise ValueError("every beta must lie strictly between 0 and 1")
         self.betas = betas
+        # α_t = 1 − β_t                                             (DDPM, before eq. 4)
         self.alphas = 1 - betas
+        # ᾱ_t = ∏_{s≤t} α_s                                         (DDPM, before eq. 4)
         self.alphas_cumprod = torch.cumprod(self.alphas, 0)
+        # ᾱ_{t−1}, with ᾱ_0 = 1 before the first step
         self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        # β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t                       (DDPM, eq. 7)
         self.posterior_variance = betas * (1 - self.alphas_cumprod_prev) / (1 - self.alphas_cumprod)
         variance = self.posterior_variance.clone()
         if len(variance) > 1:
-            variance[0] = variance[1]  # log 0 at the first step: Ho et al. clip it to the next value
+            variance[0] = variance[1]  # log 0 at the first step: Ho et al.'s code clips it to the next value
         self.posterior_log_variance_clipped = torch.log(variance.clamp_min(1e-20))
-        # mean of q(x_{t-1} | x_t, x_0) = coef_x0 · x_0 + coef_xt · x_t
+        # μ̃_t = coef_x0 · x_0 + coef_xt · x_t, where                  (DDPM, eq. 7)
+        # coef_x0 = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t)
         self.posterior_mean_coef_x0 = betas * self.alphas_cumprod_prev.sqrt() / (1 - self.alphas_cumprod)
+        # coef_xt = sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t)
         self.posterior_mean_coef_xt = (1 - self.alphas_cumprod_prev) * self.alphas.sqrt() / (1 - self.alphas_cumprod)
 
     @property
@@ -91,40 +180,53 @@ class DiffusionSchedule:
         """The number of diffusion steps."""
         return len(self.betas)
 
-    def _at(self, values: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
-        """``values[t]`` on ``x``'s device and dtype, shaped ``(B, 1, ..., 1)`` to broadcast over an example."""
-        t = torch.as_tensor(t, device="cpu").long().reshape(-1)
-        if (t < 0).any() or (t >= self.T).any():
-            raise ValueError(f"timestep indices must lie in 0..{self.T - 1} (index t is step t + 1), "
-                             f"got {t.min().item()}..{t.max().item()}")
-        out = values[t].to(device=x.device, dtype=x.dtype)
-        return out.reshape(-1, *([1] * (x.dim() - 1)))
-
     # --------------------------------------------------------------- the forward process
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor | int, noise: torch.Tensor) -> torch.Tensor:
         r"""A draw from :math:`q(x_t \mid x_0)`: :math:`x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon`.
 
         ``x0``, ``noise``: ``(B, ...)``; ``t``: ``(B,)`` indices or one int.
+
+        Raises:
+            ValueError: ``noise`` does not have ``x0``'s shape, or an index in ``t`` lies outside ``0..T-1``.
         """
         if noise.shape != x0.shape:
             raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
-        return self._at(self.alphas_cumprod.sqrt(), t, x0) * x0 + self._at((1 - self.alphas_cumprod).sqrt(), t, x0) * noise
+        sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, x0)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
+        sqrt_one_minus_abar = extract((1 - self.alphas_cumprod).sqrt(), t, x0)  # sqrt(1 − ᾱ_t)
+        # x_t = sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε                      (DDPM, eq. 4; Algorithm 1)
+        return sqrt_abar * x0 + sqrt_one_minus_abar * noise
 
-    def q_posterior(self, x0: torch.Tensor, xt: torch.Tensor,
-                    t: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def q_posterior(self, x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor | int) -> PosteriorMoments:
         r"""Mean, variance and clipped log-variance of :math:`q(x_{t-1} \mid x_t, x_0) = \mathcal N(\tilde\mu_t, \tilde\beta_t I)`:
 
         .. math:: \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1 - \bar\alpha_t} x_0
                               + \frac{\sqrt{\alpha_t}\,(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t,
                   \qquad \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t}\beta_t
+
+        (DDPM, eqs. 6–7). Returns :class:`PosteriorMoments` ``(mean, variance, log_variance)``.
+
+        Raises:
+            ValueError: an index in ``t`` lies outside ``0..T-1``.
         """
-        mean = self._at(self.posterior_mean_coef_x0, t, xt) * x0 + self._at(self.posterior_mean_coef_xt, t, xt) * xt
-        return mean, self._at(self.posterior_variance, t, xt), self._at(self.posterior_log_variance_clipped, t, xt)
+        coef_x0 = extract(self.posterior_mean_coef_x0, t, xt)
+        coef_xt = extract(self.posterior_mean_coef_xt, t, xt)
+        # μ̃_t = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t) · x_0 + sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t  (DDPM, eq. 7)
+        mean = coef_x0 * x0 + coef_xt * xt
+        # β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t                                                (DDPM, eq. 7)
+        variance = extract(self.posterior_variance, t, xt)
+        return PosteriorMoments(mean, variance, extract(self.posterior_log_variance_clipped, t, xt))
 
     def predict_x0(self, xt: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor) -> torch.Tensor:
-        r"""Invert :meth:`q_sample` for a noise estimate: :math:`\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}`."""
-        return (xt - self._at((1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / self._at(self.alphas_cumprod.sqrt(), t, xt)
+        r"""Invert :meth:`q_sample` for a noise estimate: :math:`\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}`.
+
+        Raises:
+            ValueError: an index in ``t`` lies outside ``0..T-1``.
+        """
+        sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, xt)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
+        sqrt_one_minus_abar = extract((1 - self.alphas_cumprod).sqrt(), t, xt)  # sqrt(1 − ᾱ_t)
+        # x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)                 (DDPM, eq. 4 solved for x_0)
+        return (xt - sqrt_one_minus_abar * eps) / sqrt_abar
 
     # ----------------------------------------------------------------------- training
 
@@ -134,64 +236,114 @@ class DiffusionSchedule:
         One uniformly drawn step per example and fresh noise (both from ``generator``, on the
         CPU, then moved to ``x0``'s device); the squared error is averaged over all elements.
         """
+        # t ~ Uniform({1, ..., T}), ε ~ N(0, I)                       (DDPM, Algorithm 1, lines 3–4)
         t = torch.randint(self.T, (len(x0),), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
         t = t.to(x0.device)
+        # L_simple = ‖ε − ε_θ(sqrt(ᾱ_t) x_0 + sqrt(1 − ᾱ_t) ε, t)‖²  (DDPM, eq. 14; Algorithm 1, line 5)
         return (noise - model(self.q_sample(x0, t, noise), t)).pow(2).mean()
 
     # ----------------------------------------------------------------------- sampling
 
-    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int, variance: str = "posterior",
-                        clip: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def p_mean_variance(self, model: Model, xt: torch.Tensor, t: int, variance: VarianceName = "posterior",
+                        clip: bool = False) -> ReverseMoments:
         r"""Mean and variance of the learned :math:`p_\theta(x_{t-1} \mid x_t)`, and the model's :math:`\hat\epsilon`:
 
         .. math:: \mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\hat\epsilon\Big),
                   \qquad \sigma_t^2 = \tilde\beta_t \ (\text{``posterior''}) \text{ or } \beta_t \ (\text{``beta''})
 
-        ``clip=True`` (as in Ho et al.'s code, not in Algorithm 2) clamps :math:`\hat x_0` to
-        [−1, 1] and uses the posterior mean :math:`\tilde\mu_t(\hat x_0, x_t)`, which equals
-        :math:`\mu_\theta` whenever nothing is clamped.
+        (DDPM, eq. 11; the two variances of section 3.2). ``clip=True`` (as in Ho et al.'s code,
+        not in Algorithm 2) clamps :math:`\hat x_0` to [−1, 1] and uses the posterior mean
+        :math:`\tilde\mu_t(\hat x_0, x_t)`, which equals :math:`\mu_\theta` whenever nothing is clamped.
+        Returns :class:`ReverseMoments` ``(mean, variance, eps)``.
+
+        Raises:
+            ValueError: ``variance`` is not ``"posterior"`` or ``"beta"``, or ``t`` lies outside ``0..T-1``.
         """
-        if variance not in ("posterior", "beta"):
+        if variance not in get_args(VarianceName):
             raise ValueError(f"variance must be 'posterior' (β̃_t) or 'beta' (β_t), got {variance!r}")
         t_batch = torch.full((len(xt),), t, dtype=torch.long, device=xt.device)
         eps = model(xt, t_batch)
         if clip:
-            mean = self.q_posterior(self.predict_x0(xt, t, eps).clamp(-1, 1), xt, t)[0]
+            # x̂_0 clamped to [−1, 1], then μ̃_t(x̂_0, x_t)            (DDPM, eq. 7; Ho et al.'s code)
+            mean = self.q_posterior(self.predict_x0(xt, t, eps).clamp(-1, 1), xt, t).mean
         else:
-            mean = (xt - self._at(self.betas / (1 - self.alphas_cumprod).sqrt(), t, xt) * eps) / self._at(self.alphas.sqrt(), t, xt)
-        var = self._at(self.posterior_variance if variance == "posterior" else self.betas, t, xt)
-        return mean, var, eps
+            eps_coef = extract(self.betas / (1 - self.alphas_cumprod).sqrt(), t, xt)  # β_t / sqrt(1 − ᾱ_t)
+            sqrt_alpha = extract(self.alphas.sqrt(), t, xt)                          # sqrt(α_t)
+            # μ_θ = (x_t − β_t / sqrt(1 − ᾱ_t) · ε_θ) / sqrt(α_t)     (DDPM, eq. 11; Algorithm 2, line 4)
+            mean = (xt - eps_coef * eps) / sqrt_alpha
+        # σ_t² = β̃_t or β_t                                          (DDPM, section 3.2)
+        var = extract(self.posterior_variance if variance == "posterior" else self.betas, t, xt)
+        return ReverseMoments(mean, var, eps)
 
     @torch.no_grad()
     def p_sample(self, model: Model, xt: torch.Tensor, t: int, generator: torch.Generator | None = None,
-                 variance: str = "posterior", clip: bool = False) -> torch.Tensor:
-        r"""One step of Algorithm 2: :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, with :math:`z = 0` at the last step (index 0)."""
+                 variance: VarianceName = "posterior", clip: bool = False) -> torch.Tensor:
+        r"""One step of Algorithm 2: :math:`x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z`, with :math:`z = 0` at the last step (index 0).
+
+        Raises:
+            ValueError: as :meth:`p_mean_variance`.
+        """
         mean, var, _ = self.p_mean_variance(model, xt, t, variance, clip=clip)
         if t == 0:
-            return mean  # no noise is added when producing x_0
+            return mean  # no noise is added when producing x_0   (Algorithm 2, line 3: z = 0 if t = 1)
+        # z ~ N(0, I)                                                (DDPM, Algorithm 2, line 3)
         z = torch.randn(xt.shape, generator=generator, dtype=xt.dtype).to(xt.device)
+        # x_{t−1} = μ_θ(x_t, t) + σ_t z                              (DDPM, Algorithm 2, line 4)
         return mean + var.sqrt() * z
 
     @torch.no_grad()
     def sample(self, model: Model, shape: Sequence[int], generator: torch.Generator | None = None,
-               progress: bool = True, variance: str = "posterior", device: torch.device | str | None = None,
-               keep: Sequence[int] = (), clip: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[int, torch.Tensor]]:
+               progress: bool = True, variance: VarianceName = "posterior", device: torch.device | str | None = None,
+               clip: bool = False) -> torch.Tensor:
         r"""Algorithm 2: start from :math:`x_T \sim \mathcal N(0, I)` and apply :meth:`p_sample` ``T`` times.
 
-        ``keep``: step indices whose :math:`x_t` to return as well (e.g. for an animation), as
-        ``(x_0, {t: x_t})``; ``x_T`` is kept under index ``T``.
+        Returns the samples :math:`x_0` of ``shape`` on ``device`` (the model's by default). For the
+        intermediate :math:`x_t` as well (e.g. for an animation), use :meth:`sample_trajectory`.
+
+        Raises:
+            ValueError: ``variance`` is not ``"posterior"`` or ``"beta"``.
+        """
+        return self.sample_trajectory(model, shape, keep=(), generator=generator, progress=progress,
+                                      variance=variance, device=device, clip=clip).x0
+
+    @torch.no_grad()
+    def sample_trajectory(self, model: Model, shape: Sequence[int], keep: Sequence[int],
+                          generator: torch.Generator | None = None, progress: bool = True,
+                          variance: VarianceName = "posterior", device: torch.device | str | None = None,
+                          clip: bool = False) -> Trajectory:
+        r"""Algorithm 2, keeping the states :math:`x_t` at the step indices ``keep``.
+
+        The same draws as :meth:`sample` with the same ``generator``: ``sample_trajectory(...).x0``
+        equals ``sample(...)``.
+
+        Args:
+            keep: step indices ``0 ≤ t ≤ T`` whose :math:`x_t` to return; ``T`` is the starting
+                noise :math:`x_T`, ``0`` the final sample.
+            (the others as :meth:`sample`)
+        Returns:
+            :class:`Trajectory` ``(x0, frames)`` with ``frames = {t: x_t}`` on the CPU.
+        Raises:
+            ValueError: an index in ``keep`` lies outside ``0..T``, or ``variance`` is not
+                ``"posterior"`` or ``"beta"``.
         """
         from tqdm.auto import tqdm
 
+        keep = set(int(t) for t in keep)
+        if any(not 0 <= t <= self.T for t in keep):
+            raise ValueError(f"keep holds step indices 0..{self.T} (T = the starting noise), got {sorted(keep)}")
+        if variance not in get_args(VarianceName):
+            raise ValueError(f"variance must be 'posterior' (β̃_t) or 'beta' (β_t), got {variance!r}")
         device = torch.device(device) if device is not None else _device_of(model)
+        # x_T ~ N(0, I)                                               (DDPM, Algorithm 2, line 1)
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
         frames = {self.T: x.cpu()} if self.T in keep else {}
+        # for t = T, ..., 1                                           (DDPM, Algorithm 2, line 2)
         for t in tqdm(range(self.T - 1, -1, -1), desc="sampling", disable=not progress, leave=False):
             x = self.p_sample(model, x, t, generator=generator, variance=variance, clip=clip)
             if t in keep:
                 frames[t] = x.cpu()
-        return (x, frames) if keep else x
+        return Trajectory(x, frames)
 
     @torch.no_grad()
     def ddim_sample(self, model: Model, shape: Sequence[int], steps: int, eta: float = 0.0,
@@ -205,9 +357,13 @@ class DiffusionSchedule:
                   \sigma = \eta\sqrt{\frac{1 - \bar\alpha_s}{1 - \bar\alpha_t}\Big(1 - \frac{\bar\alpha_t}{\bar\alpha_s}\Big)},\quad
                   x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1 - \bar\alpha_s - \sigma^2}\,\hat\epsilon + \sigma z
 
+        (DDIM, eq. 12, with σ as in eq. 16; DDIM's :math:`\alpha_t` is :math:`\bar\alpha_t` here)
         with :math:`\bar\alpha_s = 1` after the last level. ``eta = 0`` is deterministic; ``eta = 1``
         with ``steps = T`` matches the ancestral sampler's variance :math:`\tilde\beta_t`.
         ``clip=True`` clamps :math:`\hat x_0` to [−1, 1] (and re-derives :math:`\hat\epsilon` from it).
+
+        Raises:
+            ValueError: ``steps`` is not between 1 and ``T``.
         """
         from tqdm.auto import tqdm
 
@@ -217,14 +373,18 @@ class DiffusionSchedule:
         levels = torch.linspace(self.T - 1, 0, steps).round().long().tolist()
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
         for i, t in enumerate(tqdm(levels, desc="DDIM", disable=not progress, leave=False)):
-            a_t = self.alphas_cumprod[t].item()
-            a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0
+            a_t = self.alphas_cumprod[t].item()                                              # ᾱ_t
+            a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0  # ᾱ_s, 1 at the end
             eps = model(x, torch.full((len(x),), t, dtype=torch.long, device=device))
+            # x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)              (DDIM, eq. 12, "predicted x_0")
             x0 = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
             if clip:
                 x0 = x0.clamp(-1, 1)
+                # ε̂ = (x_t − sqrt(ᾱ_t) x̂_0) / sqrt(1 − ᾱ_t), consistent with the clamped x̂_0
                 eps = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+            # σ = η sqrt((1 − ᾱ_s)/(1 − ᾱ_t)) sqrt(1 − ᾱ_t/ᾱ_s)     (DDIM, eq. 16)
             sigma = eta * math.sqrt((1 - a_s) / (1 - a_t) * (1 - a_t / a_s))
+            # x_s = sqrt(ᾱ_s) x̂_0 + sqrt(1 − ᾱ_s − σ²) ε̂ + σ z       (DDIM, eq. 12)
             x = math.sqrt(a_s) * x0 + math.sqrt(max(1 - a_s - sigma**2, 0.0)) * eps
             if sigma > 0:
                 x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(device)

@@ -31,13 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .types import GANLossName
+
 if TYPE_CHECKING:
     from .train import History, Objective
 
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
     "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
-    "check_outputs", "mode_coverage", "GANLoss", "LOSSES", "gan_objectives", "train_gan", "sample",
+    "check_outputs", "ModeCoverage", "mode_coverage", "GANLoss", "LOSSES", "gan_objectives", "train_gan", "sample",
     "toy_generator", "toy_discriminator",
 ]
 
@@ -68,6 +70,9 @@ def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.
     Returns:
         :math:`D^*` with the broadcast shape; where both densities are 0 (outside both
         supports, where :math:`D` does not matter) the value is 1/2.
+
+    Raises:
+        ValueError: a density is negative or NaN.
     """
     p, q = _as_tensor(p_data, "p_data"), _as_tensor(p_model, "p_model")
     if (p < 0).any() or (q < 0).any():
@@ -108,6 +113,9 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         p, q: probability vectors over the last dim, shapes ``(..., K)`` (broadcastable).
     Returns:
         shape ``(...)``.
+
+    Raises:
+        ValueError: ``p`` or ``q`` is a scalar, has negative entries or NaN, or does not sum to 1 over its last dim.
     """
     p, q = _discrete(p, "p"), _discrete(q, "q")
     m = 0.5 * (p + q)
@@ -155,6 +163,10 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
         fake_logits: ``(B_f,)`` or ``(B_f, 1)`` logits on generated samples.
     Returns:
         a scalar; :math:`2\log 2 \approx 1.386` when the discriminator outputs 1/2 everywhere.
+
+    Raises:
+        TypeError: a logits argument is not a tensor.
+        ValueError: a logits argument contains NaN (the discriminator diverged).
     """
     real, fake = check_outputs(real_logits, "real_logits"), check_outputs(fake_logits, "fake_logits")
     return -F.logsigmoid(real).mean() - F.logsigmoid(-fake).mean()
@@ -167,6 +179,10 @@ def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Its gradient vanishes when the discriminator confidently rejects the samples
     (:math:`D(G(z)) \to 0`), which is where a young generator starts: it *saturates*.
+
+    Raises:
+        TypeError: ``fake_logits`` is not a tensor.
+        ValueError: ``fake_logits`` contains NaN (the discriminator diverged).
     """
     return F.logsigmoid(-check_outputs(fake_logits, "fake_logits")).mean()
 
@@ -178,13 +194,25 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
 
     Same fixed point as the minimax loss, but its gradient is largest where
     :math:`D(G(z))` is small, i.e. where the generator is bad.
+
+    Raises:
+        TypeError: ``fake_logits`` is not a tensor.
+        ValueError: ``fake_logits`` contains NaN (the discriminator diverged).
     """
     return -F.logsigmoid(check_outputs(fake_logits, "fake_logits")).mean()
 
 
 # -------------------------------------------------------------------------- evaluation
 
-def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> tuple[int, float]:
+class ModeCoverage(NamedTuple):
+    """What :func:`mode_coverage` returns: ``modes`` covered (an int in ``0..K``) and the
+    ``high_quality`` fraction of the samples (a float in [0, 1])."""
+
+    modes: int
+    high_quality: float
+
+
+def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> ModeCoverage:
     r"""How many modes of a Gaussian mixture the samples cover, and how many samples are good.
 
     The rule (the one of the unrolled-GAN and VEEGAN papers, made explicit):
@@ -198,7 +226,10 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
         centers: ``(K, D)`` the mixture's means (``data.toy2d_centers``).
         std: the components' standard deviation (``data.toy2d_std``).
     Returns:
-        ``(modes_covered, high_quality_fraction)``: an int in ``0..K`` and a float in [0, 1].
+        :class:`ModeCoverage` ``(modes, high_quality)``: an int in ``0..K`` and a float in [0, 1].
+    Raises:
+        ValueError: ``samples`` and ``centers`` are not ``(N, D)`` and ``(K, D)``, there are no
+            samples, or ``std`` is not positive.
     """
     if samples.dim() != 2 or centers.dim() != 2 or samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples (N, D) and centers (K, D) must share D; got {tuple(samples.shape)} "
@@ -215,10 +246,10 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> t
     good = nearest_dist <= 3 * std
     n_good = int(good.sum())
     if n_good == 0:
-        return 0, 0.0
+        return ModeCoverage(0, 0.0)
     counts = torch.bincount(nearest[good], minlength=len(centers))
     covered = int((counts >= 0.01 * n_good).sum())
-    return covered, n_good / len(finite)
+    return ModeCoverage(covered, n_good / len(finite))
 
 
 # ---------------------------------------------------------------------------- training
@@ -304,7 +335,7 @@ def gan_objectives(G: nn.Module, D: nn.Module, loss: GANLoss, opt_g: torch.optim
 
 
 def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor, *,
-              loss: str | GANLoss = "nonsaturating", steps: int = 2000, batch_size: int = 256,
+              loss: GANLossName | GANLoss = "nonsaturating", steps: int = 2000, batch_size: int = 256,
               lr_g: float = 1e-3, lr_d: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
               n_critic: int = 1, gp_weight: float = 10.0, clip: float = 0.01, lr_decay: bool = True,
               labels: torch.Tensor | None = None, seed: int = 0, device: torch.device | str | None = None,
@@ -398,6 +429,10 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
     """``n`` samples of a trained generator (eval mode), noise from a CPU generator seeded ``seed``; on the CPU.
 
     ``labels``: ``(n,)`` classes for a conditional generator.
+
+    Raises:
+        ValueError: ``labels`` does not hold one label per sample (or the generator rejects them: see
+            :class:`gdmcourse.nets.DCGANGenerator`).
     """
     if labels is not None and len(labels) != n:
         raise ValueError(f"need one label per sample: {len(labels)} labels for n = {n}")

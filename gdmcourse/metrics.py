@@ -18,13 +18,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["frechet_distance", "fid", "inception_score", "precision_recall", "ssim", "energy_distance", "score_samples", "FeatureExtractor",
-           "feature_extractor"]
+from .types import DownloadableName
+
+__all__ = ["frechet_distance", "fid", "InceptionScore", "inception_score", "PrecisionRecall", "precision_recall",
+           "ssim", "energy_distance", "score_samples", "FeatureExtractor", "feature_extractor"]
+
+class InceptionScore(NamedTuple):
+    """What :func:`inception_score` returns: the mean and the standard deviation over the splits."""
+
+    mean: float
+    std: float
+
+
+class PrecisionRecall(NamedTuple):
+    """What :func:`precision_recall` returns: both fractions in [0, 1]."""
+
+    precision: float
+    recall: float
+
 
 def _float64(x: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -55,6 +72,9 @@ def frechet_distance(mu1: torch.Tensor | np.ndarray, sigma1: torch.Tensor | np.n
     its eigenvalues are real and non-negative up to rounding, which is clipped to 0.
 
     Shapes: ``mu (D,)``, ``sigma (D, D)``; float64 throughout. Returns a float ≥ 0.
+
+    Raises:
+        ValueError: the shapes are not ``(D,)`` and ``(D, D)`` for both, or an input contains NaN or ±inf.
     """
     m1, m2 = _float64(mu1, "mu1"), _float64(mu2, "mu2")
     s1, s2 = _float64(sigma1, "sigma1"), _float64(sigma2, "sigma2")
@@ -63,8 +83,10 @@ def frechet_distance(mu1: torch.Tensor | np.ndarray, sigma1: torch.Tensor | np.n
         raise ValueError(f"expected mu (D,) and sigma (D, D) for both Gaussians, got {m1.shape}, {s1.shape}, "
                          f"{m2.shape}, {s2.shape}")
     root1 = _psd_sqrt(s1)
+    # Tr (Σ_1 Σ_2)^{1/2} = Tr (Σ_1^{1/2} Σ_2 Σ_1^{1/2})^{1/2} = Σ_i sqrt(λ_i), λ the eigenvalues
     eig = np.linalg.eigvalsh(root1 @ s2 @ root1)
     trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
+    # d² = ‖μ_1 − μ_2‖² + Tr(Σ_1 + Σ_2 − 2 (Σ_1 Σ_2)^{1/2})      (Heusel et al. 2017)
     value = float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
     return max(value, 0.0)
 
@@ -73,17 +95,22 @@ def fid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.nda
     """Fréchet distance between Gaussians fitted (mean, unbiased covariance) to two feature sets ``(N, D)``, ``(M, D)``.
 
     FID is biased upwards for small N (notebook 09 plots it): compare values only at equal sample sizes.
+
+    Raises:
+        ValueError: the sets are not ``(N, D)`` and ``(M, D)`` with the same D, a set has fewer
+            than 2 samples, or a set contains NaN or ±inf.
     """
     a, b = _float64(features_a, "features_a"), _float64(features_b, "features_b")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {a.shape} and {b.shape}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least 2 samples in each set to estimate a covariance")
+    # FID = d²(N(m_a, C_a), N(m_b, C_b)), the Gaussians fitted to the features (Heusel et al. 2017)
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False).reshape(a.shape[1], -1),
                             b.mean(0), np.cov(b, rowvar=False).reshape(b.shape[1], -1))
 
 
-def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> tuple[float, float]:
+def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> InceptionScore:
     r"""Inception Score of class probabilities ``(N, K)``: mean and std over ``splits`` equal parts.
 
     .. math:: \mathrm{IS} = \exp\Big(\frac1N \sum_i \mathrm{KL}\big(p(y|x_i) \,\|\, p(y)\big)\Big),
@@ -91,6 +118,11 @@ def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> tuple
 
     computed on each split separately (as Salimans et al. do). It ranges from 1 (every sample
     gets the same prediction) to K (confident predictions, all classes equally often).
+    Returns :class:`InceptionScore` ``(mean, std)``.
+
+    Raises:
+        ValueError: ``probs`` is not ``(N, K)``, a row is not a probability vector (e.g. logits
+            were passed), it contains NaN or ±inf, or ``splits`` is not between 1 and N.
     """
     p = _float64(probs, "probs")
     if p.ndim != 2:
@@ -102,11 +134,14 @@ def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> tuple
         raise ValueError(f"splits must be between 1 and the number of samples ({len(p)}), got {splits}")
     scores = []
     for part in np.array_split(p, splits):
+        # p(y) = (1/N) Σ_i p(y | x_i)
         marginal = part.mean(0, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
+            # KL(p(y|x_i) ‖ p(y)) = Σ_y p(y|x_i) (log p(y|x_i) − log p(y)), with 0 log 0 = 0
             kl = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0).sum(1)
+        # IS = exp(E_x KL(p(y|x) ‖ p(y)))                            (Salimans et al. 2016, section 4)
         scores.append(math.exp(kl.mean()))
-    return float(np.mean(scores)), float(np.std(scores))
+    return InceptionScore(float(np.mean(scores)), float(np.std(scores)))
 
 
 def energy_distance(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
@@ -117,10 +152,14 @@ def energy_distance(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) 
     estimated with all pairs (a V-statistic, self-pairs included). It is 0 only when the two
     distributions agree, needs no features or density, and suits 2-D toys. scipy's 1-D
     ``energy_distance`` is the square root of this. Shapes: ``x (N, D)``, ``y (M, D)``.
+
+    Raises:
+        ValueError: the samples are not ``(N, D)`` and ``(M, D)`` with the same D, or contain NaN or ±inf.
     """
     x, y = torch.as_tensor(_float64(x, "x")), torch.as_tensor(_float64(y, "y"))
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"expected samples of shape (N, D) and (M, D), got {tuple(x.shape)} and {tuple(y.shape)}")
+    # D² = 2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖                     (Székely & Rizzo 2013)
     return float(2 * torch.cdist(x, y).mean() - torch.cdist(x, x).mean() - torch.cdist(y, y).mean())
 
 
@@ -151,7 +190,7 @@ def _kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     radii = []
     for start in range(0, len(x), chunk):
         d = torch.cdist(x[start:start + chunk], x)
-        # the k-th nearest *other* point: index k, as index 0 is the point itself (distance 0)
+        # NN_k(φ, Φ): the k-th nearest *other* point: index k, as index 0 is the point itself (distance 0)
         radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])
     return torch.cat(radii)
 
@@ -160,12 +199,13 @@ def _inside_any_ball(points: torch.Tensor, centers: torch.Tensor, radii: torch.T
     inside = []
     for start in range(0, len(points), chunk):
         d = torch.cdist(points[start:start + chunk], centers)
+        # f(φ, Φ) = 1 iff ‖φ − φ'‖ ≤ ‖φ' − NN_k(φ', Φ)‖ for some φ' ∈ Φ   (Kynkäänniemi et al. 2019, eq. 1)
         inside.append((d <= radii[None, :]).any(dim=1))
     return torch.cat(inside)
 
 
 def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: torch.Tensor | np.ndarray,
-                     k: int = 3, chunk: int = 1000) -> tuple[float, float]:
+                     k: int = 3, chunk: int = 1000) -> PrecisionRecall:
     r"""Improved precision and recall (Kynkäänniemi et al. 2019; lecture 004).
 
     Each set approximates its manifold by the union of balls around its points, each ball
@@ -177,7 +217,11 @@ def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: to
     Distances are computed ``chunk`` rows at a time, so memory stays at ``chunk × N`` floats
     (10,000 × 10,000 with chunk 1,000: about 40 MB at a time) instead of ``N × N``.
 
-    Shapes: ``(N, D)`` and ``(M, D)``; returns ``(precision, recall)`` in [0, 1].
+    Shapes: ``(N, D)`` and ``(M, D)``; returns :class:`PrecisionRecall` ``(precision, recall)`` in [0, 1].
+
+    Raises:
+        ValueError: the sets are not ``(N, D)`` and ``(M, D)`` with the same D, ``k`` is not
+            between 1 and the smaller set size − 1, or a set contains NaN or ±inf.
     """
     real = torch.as_tensor(_float64(real_features, "real_features"), dtype=torch.float32)
     fake = torch.as_tensor(_float64(fake_features, "fake_features"), dtype=torch.float32)
@@ -189,9 +233,11 @@ def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: to
                          f"{len(real)} and {len(fake)} points")
     real_radii = _kth_neighbour_radii(real, k, chunk)
     fake_radii = _kth_neighbour_radii(fake, k, chunk)
+    # precision = (1/|Φ_g|) Σ_{φ_g} f(φ_g, Φ_r)                  (Kynkäänniemi et al. 2019, eq. 2)
     precision = _inside_any_ball(fake, real, real_radii, chunk).double().mean().item()
+    # recall = (1/|Φ_r|) Σ_{φ_r} f(φ_r, Φ_g)                     (Kynkäänniemi et al. 2019, eq. 2)
     recall = _inside_any_ball(real, fake, fake_radii, chunk).double().mean().item()
-    return precision, recall
+    return PrecisionRecall(precision, recall)
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -213,6 +259,9 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     where the window fits inside the image (no padding). 1 for identical images.
 
     Shapes: ``(B, C, H, W)`` (or ``(B, H, W)``) with ``H, W ≥ 11`` → ``(B,)``.
+
+    Raises:
+        ValueError: ``x`` and ``y`` differ in shape, or they are not ``(B, C, H, W)`` / ``(B, H, W)`` with ``H, W >= 11``.
     """
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -227,12 +276,18 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     def blur(t: torch.Tensor) -> torch.Tensor:
         return F.conv2d(t, window, groups=c)
 
+    # μ_x = Σ_i w_i x_i                                            (Wang et al. 2004, eq. 14)
     mu_x, mu_y = blur(x), blur(y)
+    # σ_x² = Σ_i w_i (x_i − μ_x)² = Σ_i w_i x_i² − μ_x²              (Wang et al. 2004, eq. 15)
     var_x = blur(x * x) - mu_x**2
     var_y = blur(y * y) - mu_y**2
+    # σ_xy = Σ_i w_i (x_i − μ_x)(y_i − μ_y)                          (Wang et al. 2004, eq. 16)
     cov = blur(x * y) - mu_x * mu_y
+    # C_1 = (K_1 L)², C_2 = (K_2 L)², K_1 = 0.01, K_2 = 0.03        (Wang et al. 2004, eqs. 7 and 9)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    # SSIM = (2μ_xμ_y + C_1)(2σ_xy + C_2) / ((μ_x² + μ_y² + C_1)(σ_x² + σ_y² + C_2))   (Wang et al. 2004, eq. 13)
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    # mean SSIM over the window positions                          (Wang et al. 2004, eq. 17)
     return s.flatten(1).mean(1)
 
 
@@ -243,6 +298,9 @@ class FeatureExtractor:
     :func:`precision_recall`), ``probs(x)`` the softmax over the 10 classes (for
     :func:`inception_score`). Images are ``(N, 1, 28, 28)`` in [0, 1]; they are processed in
     batches on ``device`` and the results come back on the CPU.
+
+    Raises (:meth:`features`, :meth:`probs`):
+        ValueError: the images are not ``(N, 1, 28, 28)`` or not in [0, 1].
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device | str = "cpu", batch_size: int = 1000) -> None:
@@ -260,11 +318,19 @@ class FeatureExtractor:
                           for i in range(0, len(x), self.batch_size)])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features, ``(N, 128)``."""
+        """Penultimate-layer features, ``(N, 128)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(N, 1, 28, 28)`` or not in [0, 1].
+        """
         return self._map(self.model.features, x)
 
     def probs(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities, ``(N, 10)``."""
+        """Class probabilities, ``(N, 10)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(N, 1, 28, 28)`` or not in [0, 1].
+        """
         return self._map(lambda b: torch.softmax(self.model(b), dim=1), x)
 
 
@@ -275,6 +341,10 @@ def score_samples(fake: torch.Tensor, real: torch.Tensor, extractor: FeatureExtr
     Both ``(N, 1, 28, 28)`` in [0, 1], featurised by ``extractor`` (:func:`feature_extractor`).
     Compare models only at equal sample sizes: FID and precision/recall depend on N.
     Returns ``{"fid", "is", "is_std", "precision", "recall"}``.
+
+    Raises:
+        ValueError: as :meth:`FeatureExtractor.features`, :func:`inception_score` (e.g. ``splits``
+            above the number of samples) and :func:`precision_recall` (e.g. ``k`` too large).
     """
     f_fake, f_real = extractor.features(fake), extractor.features(real)
     is_mean, is_std = inception_score(extractor.probs(fake), splits=splits)
@@ -282,12 +352,15 @@ def score_samples(fake: torch.Tensor, real: torch.Tensor, extractor: FeatureExtr
     return {"fid": fid(f_fake, f_real), "is": is_mean, "is_std": is_std, "precision": precision, "recall": recall}
 
 
-def feature_extractor(dataset: str, device: torch.device | str | None = None) -> FeatureExtractor:
+def feature_extractor(dataset: DownloadableName, device: torch.device | str | None = None) -> FeatureExtractor:
     """The course's own classifier for ``"mnist"`` or ``"fashion-mnist"``, loaded from the shipped weights.
 
     The weights were made by ``python -m gdmcourse train classifier-DATASET`` (see
     ``gdmcourse/weights/checkpoints.json`` for the sha256, the command and the test accuracy);
     nothing is downloaded.
+
+    Raises:
+        ValueError: ``dataset`` is not ``"mnist"`` or ``"fashion-mnist"``.
     """
     from . import nets, runtime, weights
 

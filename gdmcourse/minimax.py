@@ -14,7 +14,8 @@ extragradient  look ahead :math:`\tilde x = x - \alpha y,\ \tilde y = y + \alpha
 optimistic     :math:`x' = x - 2\alpha y + \alpha y_{prev},\; y' = y + 2\alpha x - \alpha x_{prev}` converges for small α
 ============== ======================================================================== ===================
 
-Each ``*_step`` does one update (the exercise of notebook 05); each method named after the
+Each ``*_step`` does one update and returns the new iterate as a :class:`~gdmcourse.types.Point`
+``(x, y)`` (the exercise of notebook 05); each method named after the
 lecture (``simultaneous_gd``, ...) returns a whole trajectory of shape ``(steps + 1, 2)``.
 Steps work on Python floats and on tensors alike.
 """
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import torch
+
+from .types import MinimaxMethod, Point
 
 __all__ = [
     "value", "grad", "growth_factor", "extragradient_factor",
@@ -41,9 +44,10 @@ def value(x: Num, y: Num) -> Num:
     return x * y
 
 
-def grad(x: Num, y: Num) -> tuple[Num, Num]:
-    r""":math:`(\nabla_x f, \nabla_y f) = (y, x)` for :math:`f = xy`."""
-    return y, x
+def grad(x: Num, y: Num) -> Point:
+    r""":math:`(\nabla_x f, \nabla_y f) = (y, x)` for :math:`f = xy`, as a :class:`~gdmcourse.types.Point` ``(x=∇_x f, y=∇_y f)``."""
+    # ∇_x (xy) = y,  ∇_y (xy) = x
+    return Point(y, x)
 
 
 def growth_factor(lr: float) -> float:
@@ -61,30 +65,35 @@ def extragradient_factor(lr: float) -> float:
 
 # ----------------------------------------------------------------------------- one step
 
-def simultaneous_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+def simultaneous_step(x: Num, y: Num, lr: float) -> Point:
     r"""Both players step from the same point: :math:`x' = x - \alpha \nabla_x f,\ y' = y + \alpha \nabla_y f`."""
     gx, gy = grad(x, y)
-    return x - lr * gx, y + lr * gy
+    # x' = x - α ∇_x f(x, y),  y' = y + α ∇_y f(x, y)
+    return Point(x - lr * gx, y + lr * gy)
 
 
-def alternating_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+def alternating_step(x: Num, y: Num, lr: float) -> Point:
     r"""x moves first, then y answers the *new* x: :math:`x' = x - \alpha y,\ y' = y + \alpha x'`."""
-    x_new = x - lr * grad(x, y)[0]
-    return x_new, y + lr * grad(x_new, y)[1]
+    # x' = x - α ∇_x f(x, y)
+    x_new = x - lr * grad(x, y).x
+    # y' = y + α ∇_y f(x', y)
+    return Point(x_new, y + lr * grad(x_new, y).y)
 
 
-def extragradient_step(x: Num, y: Num, lr: float) -> tuple[Num, Num]:
+def extragradient_step(x: Num, y: Num, lr: float) -> Point:
     r"""Look ahead with a simultaneous step, then step from the start with the look-ahead's gradient.
 
     .. math:: (\tilde x, \tilde y) = (x - \alpha \nabla_x f(x, y),\ y + \alpha \nabla_y f(x, y)),\quad
               (x', y') = (x - \alpha \nabla_x f(\tilde x, \tilde y),\ y + \alpha \nabla_y f(\tilde x, \tilde y))
     """
+    # (x̃, ỹ): a simultaneous step from (x, y)
     x_look, y_look = simultaneous_step(x, y, lr)
     gx, gy = grad(x_look, y_look)
-    return x - lr * gx, y + lr * gy
+    # x' = x - α ∇_x f(x̃, ỹ),  y' = y + α ∇_y f(x̃, ỹ)
+    return Point(x - lr * gx, y + lr * gy)
 
 
-def optimistic_step(x: Num, y: Num, x_prev: Num, y_prev: Num, lr: float) -> tuple[Num, Num]:
+def optimistic_step(x: Num, y: Num, x_prev: Num, y_prev: Num, lr: float) -> Point:
     r"""Optimistic gradient descent–ascent: extrapolate with the previous gradient.
 
     .. math:: x' = x - 2\alpha \nabla_x f(x, y) + \alpha \nabla_x f(x_{prev}, y_{prev}),\quad
@@ -94,7 +103,8 @@ def optimistic_step(x: Num, y: Num, x_prev: Num, y_prev: Num, lr: float) -> tupl
     """
     gx, gy = grad(x, y)
     gx_prev, gy_prev = grad(x_prev, y_prev)
-    return x - 2 * lr * gx + lr * gx_prev, y + 2 * lr * gy - lr * gy_prev
+    # x' = x - 2α ∇_x f(x, y) + α ∇_x f(x_prev, y_prev),  y' = y + 2α ∇_y f(x, y) - α ∇_y f(x_prev, y_prev)
+    return Point(x - 2 * lr * gx + lr * gx_prev, y + 2 * lr * gy - lr * gy_prev)
 
 
 # ------------------------------------------------------------------------- trajectories
@@ -106,7 +116,7 @@ def _check(lr: float, steps: int) -> None:
         raise ValueError(f"the step size lr must be a positive number, got {lr!r}")
 
 
-def _trajectory(step: Callable[[float, float, float], tuple[float, float]],
+def _trajectory(step: Callable[[float, float, float], Point],
                 x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
     _check(lr, steps)
     points = [(float(x0), float(y0))]
@@ -116,22 +126,38 @@ def _trajectory(step: Callable[[float, float, float], tuple[float, float]],
 
 
 def simultaneous_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
-    """Simultaneous gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    """Simultaneous gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``.
+
+    Raises:
+        ValueError: ``steps`` is not a non-negative int, or ``lr`` is not a finite positive number.
+    """
     return _trajectory(simultaneous_step, x0, y0, lr, steps)
 
 
 def alternating_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
-    """Alternating gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    """Alternating gradient descent–ascent from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``.
+
+    Raises:
+        ValueError: ``steps`` is not a non-negative int, or ``lr`` is not a finite positive number.
+    """
     return _trajectory(alternating_step, x0, y0, lr, steps)
 
 
 def extragradient(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
-    """The extragradient method from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``."""
+    """The extragradient method from ``(x0, y0)``: the iterates, shape ``(steps + 1, 2)``.
+
+    Raises:
+        ValueError: ``steps`` is not a non-negative int, or ``lr`` is not a finite positive number.
+    """
     return _trajectory(extragradient_step, x0, y0, lr, steps)
 
 
 def optimistic_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
-    """Optimistic gradient descent–ascent from ``(x0, y0)`` (first step = simultaneous): shape ``(steps + 1, 2)``."""
+    """Optimistic gradient descent–ascent from ``(x0, y0)`` (first step = simultaneous): shape ``(steps + 1, 2)``.
+
+    Raises:
+        ValueError: ``steps`` is not a non-negative int, or ``lr`` is not a finite positive number.
+    """
     _check(lr, steps)
     points = [(float(x0), float(y0))]
     prev = points[0]
@@ -142,7 +168,7 @@ def optimistic_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
     return torch.tensor(points, dtype=torch.float64)
 
 
-METHODS: dict[str, Callable[[float, float, float, int], torch.Tensor]] = {
+METHODS: dict[MinimaxMethod, Callable[[float, float, float, int], torch.Tensor]] = {
     "simultaneous": simultaneous_gd,
     "alternating": alternating_gd,
     "extragradient": extragradient,

@@ -51,6 +51,11 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(*batch, *in_shape) → (*batch, *out_shape)``.
+
+        Raises:
+            ValueError: the trailing dims of ``x`` are not ``in_shape``.
+        """
         batch_shape = x.shape[: x.dim() - len(self.in_shape)]
         if tuple(x.shape[len(batch_shape):]) != self.in_shape:
             raise ValueError(f"MLP expects inputs of shape (batch, {', '.join(map(str, self.in_shape))}), "
@@ -79,6 +84,11 @@ class ConvEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, out_dim)`` of images ``(B, channels, 28, 28)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``.
+        """
         if x.dim() != 4 or x.shape[-2:] != (28, 28):
             raise ValueError(f"ConvEncoder expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
         return self.net(x)
@@ -131,6 +141,12 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images ``(B, channels, 28, 28)`` in [−1, 1] from noise ``z (B, latent_dim)`` (and labels ``y (B,)``).
+
+        Raises:
+            ValueError: ``z`` is not ``(B, latent_dim)``; labels are missing (conditional), given
+                (unconditional), or not ``B`` integers in ``0..num_classes - 1``.
+        """
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
         return self.net(_with_label(z, y, self.num_classes))
@@ -166,6 +182,12 @@ class DCGANDiscriminator(nn.Module):
                     nn.utils.parametrizations.spectral_norm(module)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B,)`` of images ``(B, channels, 28, 28)`` (and labels ``y (B,)``).
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``; labels are missing (conditional), given
+                (unconditional), or not ``B`` integers in ``0..num_classes - 1``.
+        """
         if x.dim() != 4 or x.shape[-2:] != (28, 28):
             raise ValueError(f"expected images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
         h = self.features(x)
@@ -216,6 +238,11 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate-layer features ``(B, feature_dim)`` of images ``(B, channels, 28, 28)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``.
+        """
         if x.dim() != 4 or x.shape[-2:] != (28, 28):
             raise ValueError(f"SmallCNN expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
         return self.body(x)
@@ -231,6 +258,9 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
               \omega_i = \mathrm{max\_period}^{-i/(d/2)},\ i = 0, \dots, d/2 - 1
 
     Shapes: ``t (B,)`` (integer or float steps) → ``(B, dim)``; an odd ``dim`` gets a zero last column.
+
+    Raises:
+        ValueError: ``dim < 2``.
     """
     if dim < 2:
         raise ValueError(f"dim must be at least 2, got {dim}")
@@ -325,6 +355,11 @@ class UNet(nn.Module):
         self._factor = 2 ** (len(widths) - 1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The noise estimate ``(B, channels, H, W)`` for ``x_t`` and step indices ``t (B,)`` (or one step for all).
+
+        Raises:
+            ValueError: ``x`` is not ``(B, channels, H, W)`` with H and W divisible by ``2**(levels-1)``.
+        """
         if x.dim() != 4 or x.shape[1] != self.channels or x.shape[-1] % self._factor or x.shape[-2] % self._factor:
             raise ValueError(f"UNet expects images of shape (batch, {self.channels}, H, W) with H and W divisible "
                              f"by {self._factor}, got {tuple(x.shape)}")
@@ -359,6 +394,11 @@ class TimeMLP(nn.Module):
         self.out = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The noise estimate ``(B, dim)`` for points ``x_t (B, dim)`` and step indices ``t (B,)`` (or one step for all).
+
+        Raises:
+            ValueError: ``x`` is not ``(B, dim)``.
+        """
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(f"TimeMLP expects points of shape (batch, {self.dim}), got {tuple(x.shape)}")
         t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x))

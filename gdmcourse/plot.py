@@ -39,6 +39,9 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 1
     """Tile ``(N, C, H, W)`` (or ``(N, H, W)``) images into one ``(rows·H', cols·W', C)`` array.
 
     Values are clipped to [0, 1]; ``nrow`` is the number of images per row.
+
+    Raises:
+        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)``.
     """
     x = _numpy(images)
     if x.ndim == 3:
@@ -58,7 +61,11 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 1
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | None = None,
                title: str | None = None, scale: float = 0.6) -> Axes:
-    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made."""
+    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made.
+
+    Raises:
+        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`).
+    """
     grid = make_grid(images, nrow)
     n = len(images)
     cols = min(nrow, n)
@@ -75,7 +82,11 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | N
 def scatter2d(points: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None, *,
               ax: Axes | None = None, title: str | None = None, s: float = 4.0, alpha: float = 0.6,
               xlabel: str = "$z_1$", ylabel: str = "$z_2$", legend: bool = True) -> Axes:
-    """Scatter ``(N, 2)`` points, coloured by integer ``labels`` (with a legend) when given."""
+    """Scatter ``(N, 2)`` points, coloured by integer ``labels`` (with a legend) when given.
+
+    Raises:
+        ValueError: ``points`` is not ``(N, 2)``.
+    """
     p = _numpy(points)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"points must have shape (N, 2), got {p.shape}")

@@ -99,6 +99,9 @@ def score_function_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: Number, s
         baseline: the constant :math:`b`.
     Returns:
         :class:`Gradient` ``(mu, sigma)``, each shaped like ``mu`` (0-d for floats), no graph.
+
+    Raises:
+        ValueError: ``n < 1``, a ``sigma`` is not positive, or ``f`` returns neither ``(n,)`` nor the samples' shape.
     """
     mu_t, sigma_t, eps = _prepare(mu, sigma, n, generator)
     with torch.no_grad():
@@ -118,6 +121,10 @@ def pathwise_grad(f: Callable[[torch.Tensor], torch.Tensor], mu: Number, sigma: 
                \hat g = \nabla_{\mu,\sigma}\, \frac1n\sum_i f(z_i) \quad\text{(by autograd)}
 
     Args and returns as :func:`score_function_grad`; ``f`` must be differentiable (torch ops).
+
+    Raises:
+        ValueError: ``n < 1``, a ``sigma`` is not positive, ``f`` returns neither ``(n,)`` nor the samples'
+            shape, or ``f(z)`` does not depend differentiably on ``z``.
     """
     mu_t, sigma_t, eps = _prepare(mu, sigma, n, generator)
     with torch.enable_grad():
@@ -176,6 +183,9 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False,
         generator: CPU generator for the Gumbel noise (drawn on the CPU, then moved).
     Returns:
         shape ``(..., K)``, rows summing to 1; differentiable in ``logits``.
+
+    Raises:
+        ValueError: ``tau`` is not positive.
     """
     if not tau > 0:
         raise ValueError(f"tau must be positive, got {tau}")

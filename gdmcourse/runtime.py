@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import torch
 
-DeviceName = Literal["cpu", "cuda", "mps"]
-ProfileName = Literal["quick", "full"]
+from .types import DeviceName, ProfileName  # noqa: F401 - re-exported (runtime.DeviceName keeps working)
 
 
 def _env_choice(variable: str, allowed: tuple[str, ...]) -> str | None:
@@ -64,7 +63,12 @@ def device() -> torch.device:
 
 
 def profile() -> ProfileName:
-    """The training profile: ``GDM_PROFILE`` if set, else ``"full"`` on a GPU and ``"quick"`` on a CPU."""
+    """The training profile: ``GDM_PROFILE`` if set, else ``"full"`` on a GPU and ``"quick"`` on a CPU.
+
+    Raises:
+        ValueError: ``GDM_PROFILE`` or ``GDM_DEVICE`` holds a value that is not allowed.
+        RuntimeError: as :func:`device` (asked when ``GDM_PROFILE`` is unset).
+    """
     name = _env_choice("GDM_PROFILE", get_args(ProfileName))
     if name is None:
         name = "quick" if device().type == "cpu" else "full"
@@ -80,6 +84,10 @@ def startup(seed: int = 42, threads: int | None = None) -> torch.device:
             ``OMP_NUM_THREADS`` when that is set.
     Returns:
         the device notebooks should put their models and data on.
+
+    Raises:
+        ValueError: ``threads < 1``, or ``GDM_DEVICE`` holds a value that is not allowed.
+        RuntimeError: as :func:`device`.
     """
     if threads is not None:
         if threads < 1:

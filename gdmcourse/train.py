@@ -30,16 +30,18 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from .types import LRScheduleName
 from tqdm.auto import tqdm
 
 Batch = tuple[torch.Tensor, ...]
 Output = "torch.Tensor | dict[str, torch.Tensor]"
 LossFn = Callable[[nn.Module, Batch], Output]
-Schedule = Literal["constant", "cosine", "linear", "warmup-cosine"]
+Schedule = LRScheduleName  # (gdmcourse.types)
 SCHEDULES: tuple[str, ...] = ("constant", "cosine", "linear", "warmup-cosine")
 
 __all__ = ["History", "Objective", "Every", "EpochBatches", "RandomBatches", "SCHEDULES", "warmup_cosine",

@@ -52,14 +52,32 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .nets import MLP, ConvDecoder, ConvEncoder
+from .types import LRScheduleName
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+class DiagonalGaussian(NamedTuple):
+    r"""The parameters of :math:`q_\phi(z \mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)` an encoder
+    outputs: ``mu`` :math:`\mu` and ``logvar`` :math:`\log\sigma^2`, each ``(B, J)``."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+
+
+class GaussianPosterior(NamedTuple):
+    r"""The exact posterior :math:`p(z \mid x) = \mathcal N(m(x), \Sigma)` of :class:`LinearGaussianModel`:
+    ``mean`` ``(B, d)`` and the covariance ``cov`` ``(d, d)`` (the same for every x)."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
 
 
 # ------------------------------------------------------------------------------- formulas
@@ -138,6 +156,9 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, *,
             but the first of the broadcast shape.
     Returns:
         nats, shape: the broadcast shape without its ``event_dims`` trailing dims, e.g. ``(B,)``.
+
+    Raises:
+        ValueError: ``event_dims`` is not between 0 and the number of dims.
     """
     # x ℓ − softplus(ℓ)   (= −BCE-with-logits)
     return _sum_event(x * logits - F.softplus(logits), event_dims)
@@ -155,6 +176,9 @@ def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, logvar: torch.T
         event_dims: trailing dimensions summed over; default all but the first.
     Returns:
         nats, shape ``(B,)`` by default.
+
+    Raises:
+        ValueError: ``event_dims`` is not between 0 and the number of dims.
     """
     return _sum_event(-0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)), event_dims)
 
@@ -204,6 +228,11 @@ class LinearGaussianModel:
     """
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float) -> None:
+        """Store the parameters (in float64).
+
+        Raises:
+            ValueError: ``W`` is not ``(D, d)`` with ``b`` ``(D,)``, or ``sigma`` is not positive.
+        """
         if W.dim() != 2 or b.shape != (W.shape[0],):
             raise ValueError(f"W must be (D, d) and b (D,), got {tuple(W.shape)} and {tuple(b.shape)}")
         if sigma <= 0:
@@ -232,12 +261,12 @@ class LinearGaussianModel:
         logdet = 2 * L.diagonal().log().sum()
         return -0.5 * (self.D * _LOG_2PI + logdet + a.pow(2).sum(dim=0))
 
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: returns ``(m (B, d), Σ (d, d))``."""
+    def posterior(self, x: torch.Tensor) -> GaussianPosterior:
+        r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: :class:`GaussianPosterior` ``(m (B, d), Σ (d, d))``."""
         precision = torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.sigma**2
         cov = torch.linalg.inv(precision)
         mean = (x.double() - self.b) @ self.W @ cov / self.sigma**2  # Σ symmetric: (Σ Wᵀ(x−b))ᵀ = (x−b)ᵀ W Σ
-        return mean, cov
+        return GaussianPosterior(mean, cov)
 
     def expected_log_likelihood(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
         r""":math:`\mathbb E_{q}[\log p(x\mid z)]` for :math:`q = \mathcal N(\mu, \operatorname{diag}s^2)`, in closed form.
@@ -308,12 +337,12 @@ class VAE(nn.Module):
     def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return z
 
-    def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> DiagonalGaussian:
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"expected inputs of shape (batch, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(x.shape)}")
         mu, logvar = self.encoder(self._encoder_input(x, c)).chunk(2, dim=-1)
-        return mu, logvar
+        return DiagonalGaussian(mu, logvar)
 
     def _logits(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if z.shape[-1] != self.latent_dim:
@@ -353,12 +382,20 @@ class VAE(nn.Module):
         return torch.sigmoid(self._logits(z, c))
 
     # -- public API
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x)`, each ``(B, J)``."""
+    def encode(self, x: torch.Tensor) -> DiagonalGaussian:
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x)`, each ``(B, J)``, as :class:`DiagonalGaussian` ``(mu, logvar)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``.
+        """
         return self._posterior(x, None)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        r"""Bernoulli logits of :math:`p_\theta(x|z)`, shape ``(..., *input_shape)``; ``sigmoid`` gives pixel means."""
+        r"""Bernoulli logits of :math:`p_\theta(x|z)`, shape ``(..., *input_shape)``; ``sigmoid`` gives pixel means.
+
+        Raises:
+            ValueError: the last dim of ``z`` is not ``latent_dim``.
+        """
         return self._logits(z, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -374,12 +411,19 @@ class VAE(nn.Module):
             generator: CPU generator for the reparametrization noise.
         Returns:
             nats, shape ``(B,)``; unbiased for :math:`\mathcal L` when ``beta = 1``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``.
         """
         rec, kl = self._elbo_terms(x, None, generator)
         return rec - beta * kl
 
     def loss(self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Training metrics: ``loss`` = −mean ELBO (β-weighted), ``rec`` = mean −log p(x|z), ``kl`` = mean KL."""
+        """Training metrics: ``loss`` = −mean ELBO (β-weighted), ``rec`` = mean −log p(x|z), ``kl`` = mean KL.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``.
+        """
         rec, kl = self._elbo_terms(x, None, generator)
         return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
 
@@ -391,6 +435,9 @@ class VAE(nn.Module):
         :math:`\mathcal L_k = \operatorname{logsumexp}_i \log w_i - \log k`. The ``k`` samples
         are drawn ``chunk`` at a time (default ``20000 // B``) to bound memory.
         Call it under ``torch.no_grad()`` for evaluation.
+
+        Raises:
+            ValueError: ``k < 1``, or ``x`` is not ``(B, *input_shape)``.
         """
         return self._iwae(x, None, k, generator, chunk)
 
@@ -401,6 +448,9 @@ class VAE(nn.Module):
         Returns pixel probabilities in (0, 1), shape ``(n, *input_shape)``, on the model's
         device (not binary draws: those look noisy; use :func:`dynamic_binarize` on them for
         true samples of :math:`p_\theta(x)`).
+
+        Raises:
+            ValueError: (a :class:`CVAE`) the labels are not integers in ``0..num_classes - 1``.
         """
         return self._sample(n, None, generator)
 
@@ -435,7 +485,11 @@ class CVAE(VAE):
                    (channels, 28, 28), latent_dim, num_classes, label_as_channels=True)
 
     def one_hot(self, y: torch.Tensor | int, n: int | None = None) -> torch.Tensor:
-        """One-hot float labels ``(B, num_classes)`` on the model's device; an int ``y`` is repeated ``n`` times."""
+        """One-hot float labels ``(B, num_classes)`` on the model's device; an int ``y`` is repeated ``n`` times.
+
+        Raises:
+            ValueError: ``y`` is not a 1-D integer tensor (of length ``n`` when given), or a label lies outside ``0..num_classes - 1``.
+        """
         device = next(self.parameters()).device
         if isinstance(y, int):
             y = torch.full((n or 1,), y, dtype=torch.long)
@@ -454,12 +508,20 @@ class CVAE(VAE):
     def _decoder_input(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         return torch.cat([z, c], dim=-1)
 
-    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
-        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x,y)`, each ``(B, J)``."""
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> DiagonalGaussian:  # type: ignore[override]
+        r"""The parameters :math:`(\mu, \log\sigma^2)` of :math:`q_\phi(z|x,y)`, each ``(B, J)``, as :class:`DiagonalGaussian`.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
+        """
         return self._posterior(x, self.one_hot(y, len(x)))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        """Logits of :math:`p_\\theta(x|z,y)`; ``z`` is ``(B, J)`` or ``(k, B, J)`` with ``y`` ``(B,)``."""
+        """Logits of :math:`p_\\theta(x|z,y)`; ``z`` is ``(B, J)`` or ``(k, B, J)`` with ``y`` ``(B,)``.
+
+        Raises:
+            ValueError: the last dim of ``z`` is not ``latent_dim``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
+        """
         return self._logits(z, self.one_hot(y, z.shape[-2]))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
@@ -468,24 +530,40 @@ class CVAE(VAE):
 
     def elbo(self, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0,  # type: ignore[override]
              generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Per-example conditional ELBO :math:`\log p_\theta(x|z,y) - \beta D_{KL}(q_\phi(z|x,y)\|p(z))`, ``(B,)``, nats."""
+        r"""Per-example conditional ELBO :math:`\log p_\theta(x|z,y) - \beta D_{KL}(q_\phi(z|x,y)\|p(z))`, ``(B,)``, nats.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
+        """
         rec, kl = self._elbo_terms(x, self.one_hot(y, len(x)), generator)
         return rec - beta * kl
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0,  # type: ignore[override]
              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Training metrics as :meth:`VAE.loss`, conditioned on the labels ``y``."""
+        """Training metrics as :meth:`VAE.loss`, conditioned on the labels ``y``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
+        """
         rec, kl = self._elbo_terms(x, self.one_hot(y, len(x)), generator)
         return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
 
     def iwae_bound(self, x: torch.Tensor, y: torch.Tensor, k: int,  # type: ignore[override]
                    generator: torch.Generator | None = None, chunk: int | None = None) -> torch.Tensor:
-        r"""Per-example :math:`\mathcal L_k(x \mid y) \le \log p_\theta(x \mid y)`, as :meth:`VAE.iwae_bound`."""
+        r"""Per-example :math:`\mathcal L_k(x \mid y) \le \log p_\theta(x \mid y)`, as :meth:`VAE.iwae_bound`.
+
+        Raises:
+            ValueError: ``k < 1``, ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` valid labels.
+        """
         return self._iwae(x, self.one_hot(y, len(x)), k, generator, chunk)
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | int, generator: torch.Generator | None = None) -> torch.Tensor:  # type: ignore[override]
-        """``n`` Bernoulli means of :math:`p_\\theta(x|z,y)`, :math:`z\\sim\\mathcal N(0,I)`; ``y`` an int or ``(n,)`` labels."""
+        """``n`` Bernoulli means of :math:`p_\\theta(x|z,y)`, :math:`z\\sim\\mathcal N(0,I)`; ``y`` an int or ``(n,)`` labels.
+
+        Raises:
+            ValueError: ``y`` is neither an int nor ``n`` labels in ``0..num_classes - 1``.
+        """
         return self._sample(n, self.one_hot(y, n), generator)
 
 
@@ -514,7 +592,7 @@ class Recipe:
     epochs: int
     batch_size: int
     lr: float
-    schedule: str = "cosine"
+    schedule: LRScheduleName = "cosine"
 
 
 # Measured by benchmarks/bench_vae.py on one CPU thread (AMD EPYC), 60000 training images;
@@ -540,6 +618,9 @@ def iwae_nll(model: VAE, x: torch.Tensor, k: int = 500, *, y: torch.Tensor | Non
     ``x`` should already be binary (e.g. ``dynamic_binarize(test_images, seeded_generator)``);
     evaluated in eval mode, in batches, on the model's device. An upper bound on the true
     NLL that tightens as ``k`` grows (Burda et al. 2016 use ``k = 5000``).
+
+    Raises:
+        ValueError: ``model`` is a :class:`CVAE` and ``y`` is missing, ``k < 1``, or ``x`` has the wrong shape.
     """
     device, was_training = _model_device(model), model.training
     model.eval()
@@ -590,6 +671,7 @@ def latent_traversal(model: VAE, z: torch.Tensor, dims: Sequence[int], values: S
     return out
 
 
-__all__ = ["gaussian_kl", "reparameterize", "bernoulli_log_likelihood", "gaussian_log_likelihood",
+__all__ = ["DiagonalGaussian", "GaussianPosterior", "gaussian_kl", "reparameterize", "bernoulli_log_likelihood",
+           "gaussian_log_likelihood",
            "log_mean_exp", "kl_monte_carlo", "dynamic_binarize", "LinearGaussianModel", "VAE", "CVAE",
            "vae_loss", "Recipe", "RECIPES", "iwae_nll", "active_units", "latent_traversal"]

@@ -15,17 +15,20 @@ average of the encoder outputs assigned to each code (and only the commitment te
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .types import MaskType
+
 if TYPE_CHECKING:
     from .train import History
 
-__all__ = ["nearest_codes", "VectorQuantizer", "codebook_perplexity", "dead_codes", "reset_dead_codes", "VQVAE",
-           "CodebookMonitor", "train_vqvae", "MaskedConv2d", "PixelCNNPrior", "train_prior", "VQVAEWithPrior"]
+__all__ = ["nearest_codes", "Quantized", "VectorQuantizer", "VQVAEOutput", "codebook_perplexity", "dead_codes",
+           "reset_dead_codes", "VQVAE", "CodebookMonitor", "train_vqvae", "MaskedConv2d", "PixelCNNPrior",
+           "train_prior", "VQVAEWithPrior"]
 
 
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -33,26 +36,60 @@ def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
     Shapes: ``z (..., D)``, ``codebook (K, D)`` → ``(...)`` (int64). Uses
     :math:`\|z\|^2 - 2 z\cdot e_k + \|e_k\|^2`, one matrix product instead of ``N × K × D`` differences.
+
+    Raises:
+        ValueError: ``codebook`` is not ``(K, D)`` with ``D`` the last dim of ``z``.
     """
     if codebook.dim() != 2 or z.shape[-1] != codebook.shape[1]:
         raise ValueError(f"z (..., D) and codebook (K, D) must share D, got {tuple(z.shape)} and {tuple(codebook.shape)}")
     flat = z.reshape(-1, z.shape[-1])
+    # ‖z − e_k‖² = ‖z‖² − 2 z·e_k + ‖e_k‖², (N, K)
     dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.T + codebook.pow(2).sum(1)[None, :]
+    # k = argmin_j ‖z_e(x) − e_j‖_2                                 (VQ-VAE, eq. 2)
     return dist.argmin(1).reshape(z.shape[:-1])
+
+
+class Quantized(NamedTuple):
+    r"""What :class:`VectorQuantizer` returns for encoder outputs ``z (..., D)``.
+
+    ``z_q``: the nearest codes :math:`e_k` with the straight-through gradient, ``(..., D)``;
+    ``loss``: the VQ loss (scalar); ``indices``: the code indices :math:`k`, ``(...)`` int64.
+    """
+
+    z_q: torch.Tensor
+    loss: torch.Tensor
+    indices: torch.Tensor
+
+
+class VQVAEOutput(NamedTuple):
+    r"""What :class:`VQVAE` returns for a batch of images ``(B, C, 28, 28)``.
+
+    ``x_hat``: the reconstruction (the decoder's Gaussian mean, unclamped) ``(B, C, 28, 28)``;
+    ``vq_loss``: the quantizer's loss (scalar); ``indices``: the code map ``(B, 7, 7)``;
+    ``z_e``: the encoder outputs :math:`z_e(x)` ``(B, 7, 7, D)``.
+    """
+
+    x_hat: torch.Tensor
+    vq_loss: torch.Tensor
+    indices: torch.Tensor
+    z_e: torch.Tensor
 
 
 class VectorQuantizer(nn.Module):
     r"""A codebook of ``num_codes`` vectors of size ``dim`` and the quantization step of VQ-VAE.
 
     ``forward(z)`` takes encoder outputs with the code dimension *last* ``(..., dim)`` and
-    returns ``(z_q, loss, indices)``: the quantized vectors with the straight-through gradient,
+    returns :class:`Quantized` ``(z_q, loss, indices)``: the quantized vectors with the straight-through gradient,
     the VQ loss (codebook + β·commitment, or β·commitment only with ``ema``), and the code
     indices ``(...)``.
 
     With ``ema=True`` the codes follow exponential moving averages (decay ``decay``) of the
     count :math:`N_k` and sum :math:`m_k` of the encoder outputs assigned to them during
     training, :math:`e_k = m_k / N_k` (with Laplace smoothing of the counts), as in the
-    VQ-VAE paper's appendix.
+    VQ-VAE paper's appendix (A.1).
+
+    Raises (``forward``):
+        ValueError: the last dim of ``z`` is not ``dim``.
     """
 
     def __init__(self, num_codes: int, dim: int, beta: float = 0.25, ema: bool = False, decay: float = 0.99,
@@ -67,25 +104,37 @@ class VectorQuantizer(nn.Module):
         else:
             self.codebook = nn.Parameter(init)
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor) -> Quantized:
         if z.shape[-1] != self.dim:
             raise ValueError(f"expected vectors of size {self.dim} in the last dim, got {tuple(z.shape)}")
         indices = nearest_codes(z.detach(), self.codebook.detach())
         if self.ema and self.training:
             self._ema_update(z.detach().reshape(-1, self.dim), indices.reshape(-1))
+        # z_q(x) = e_k                                                 (VQ-VAE, eq. 2)
         codes = F.embedding(indices, self.codebook)
+        # commitment term ‖z_e(x) − sg[e]‖²                           (VQ-VAE, eq. 3, third term)
         commitment = F.mse_loss(z, codes.detach())
-        loss = self.beta * commitment if self.ema else F.mse_loss(codes, z.detach()) + self.beta * commitment
-        z_q = z + (codes - z).detach()  # straight-through: forward = codes, gradient w.r.t. z = identity
-        return z_q, loss, indices
+        if self.ema:
+            # the codebook follows the EMA instead of its loss term    (VQ-VAE, appendix A.1)
+            loss = self.beta * commitment
+        else:
+            # ‖sg[z_e(x)] − e‖² + β ‖z_e(x) − sg[e]‖²                  (VQ-VAE, eq. 3, second and third terms)
+            loss = F.mse_loss(codes, z.detach()) + self.beta * commitment
+        # z_q = z_e + sg[e_k − z_e]: forward = codes, gradient w.r.t. z_e = identity (straight-through, section 3.2)
+        z_q = z + (codes - z).detach()
+        return Quantized(z_q, loss, indices)
 
     @torch.no_grad()
     def _ema_update(self, z: torch.Tensor, indices: torch.Tensor) -> None:
         one_hot = F.one_hot(indices, self.num_codes).to(z.dtype)
+        # N_k ← γ N_k + (1 − γ) n_k                                   (VQ-VAE, appendix A.1)
         self.ema_count.mul_(self.decay).add_(one_hot.sum(0), alpha=1 - self.decay)
+        # m_k ← γ m_k + (1 − γ) Σ_{i: k_i = k} z_e(x)_i               (VQ-VAE, appendix A.1)
         self.ema_sum.mul_(self.decay).add_(one_hot.T @ z, alpha=1 - self.decay)
         n = self.ema_count.sum()
-        count = (self.ema_count + self.eps) / (n + self.num_codes * self.eps) * n  # Laplace smoothing
+        # Laplace smoothing of the counts, so an unused code never divides by 0 (Sonnet's VQ-VAE-EMA)
+        count = (self.ema_count + self.eps) / (n + self.num_codes * self.eps) * n
+        # e_k = m_k / N_k                                             (VQ-VAE, appendix A.1)
         self.codebook.copy_(self.ema_sum / count[:, None])
 
 
@@ -98,8 +147,10 @@ def codebook_perplexity(indices: torch.Tensor, num_codes: int) -> float:
 
 
 def _perplexity_of_counts(counts: torch.Tensor) -> float:
+    # p_k = n_k / Σ_j n_j
     p = counts.double() / counts.sum()
     nz = p[p > 0]  # 0 log 0 = 0
+    # exp(−Σ_k p_k log p_k)
     return float(torch.exp(-(nz * nz.log()).sum()))
 
 
@@ -143,6 +194,9 @@ class VQVAE(nn.Module):
     The decoder's output is that Gaussian's mean, with no squashing: a final sigmoid saturates
     and leaves training stuck on blank images for hundreds of steps. Clamp to [0, 1] to show
     it (:meth:`decode_codes` does).
+
+    Raises (``forward``, :meth:`encode`, :meth:`loss`, :meth:`code_map`, :meth:`reconstruct`):
+        ValueError: the images are not ``(B, C, 28, 28)``.
     """
 
     def __init__(self, num_codes: int = 128, code_dim: int = 16, width: int = 32, beta: float = 0.25,
@@ -164,7 +218,11 @@ class VQVAE(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder outputs :math:`z_e(x)` with the code dimension last: ``(B, 1, 28, 28) → (B, 7, 7, D)``."""
+        """Encoder outputs :math:`z_e(x)` with the code dimension last: ``(B, 1, 28, 28) → (B, 7, 7, D)``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``.
+        """
         if x.dim() != 4 or x.shape[-2:] != (28, 28):
             raise ValueError(f"VQVAE expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
         return self.encoder(x).permute(0, 2, 3, 1)
@@ -185,21 +243,31 @@ class VQVAE(nn.Module):
 
     @torch.no_grad()
     def decode_codes(self, indices: torch.Tensor) -> torch.Tensor:
-        """Images from code maps ``(B, 7, 7)`` (e.g. sampled from a prior)."""
+        """Images from code maps ``(B, 7, 7)`` (e.g. sampled from a prior), clamped to [0, 1].
+
+        Raises:
+            ValueError: an index lies outside ``0..num_codes - 1``.
+        """
         if indices.min() < 0 or indices.max() >= self.num_codes:
             raise ValueError(f"code indices must lie in 0..{self.num_codes - 1}")
         return self.decode(F.embedding(indices, self.quantizer.codebook)).clamp(0, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x̂, vq_loss, indices, z_e)`` for a batch of images."""
+    def forward(self, x: torch.Tensor) -> VQVAEOutput:
+        """:class:`VQVAEOutput` ``(x_hat, vq_loss, indices, z_e)`` for a batch of images.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``.
+        """
         z_e = self.encode(x)
         z_q, vq_loss, indices = self.quantizer(z_e)
-        return self.decode(z_q), vq_loss, indices, z_e
+        return VQVAEOutput(self.decode(z_q), vq_loss, indices, z_e)
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"loss": recon + vq, "recon": mean squared error, "vq": quantizer loss, "indices", "z_e"}``."""
         x_hat, vq_loss, indices, z_e = self(x)
+        # ‖x − x̂‖², the −log p(x | z_q(x)) of a Gaussian decoder up to constants (VQ-VAE, eq. 3, first term)
         recon = F.mse_loss(x_hat, x)
+        # L = reconstruction + codebook + β · commitment              (VQ-VAE, eq. 3)
         return {"loss": recon + vq_loss, "recon": recon, "vq": vq_loss, "indices": indices, "z_e": z_e}
 
 
@@ -283,9 +351,12 @@ class MaskedConv2d(nn.Conv2d):
     Mask ``"A"`` (first layer) also hides the centre pixel, so output ``(i, j)`` depends only on
     inputs before ``(i, j)`` in raster order; mask ``"B"`` (later layers) keeps the centre,
     which then holds only information from earlier pixels.
+
+    Raises:
+        ValueError: ``mask_type`` is not ``"A"`` or ``"B"``, or ``kernel_size`` is even.
     """
 
-    def __init__(self, mask_type: str, c_in: int, c_out: int, kernel_size: int) -> None:
+    def __init__(self, mask_type: MaskType, c_in: int, c_out: int, kernel_size: int) -> None:
         if mask_type not in ("A", "B") or kernel_size % 2 == 0:
             raise ValueError(f"mask_type must be 'A' or 'B' and kernel_size odd, got {mask_type!r}, {kernel_size}")
         super().__init__(c_in, c_out, kernel_size, padding=kernel_size // 2)
@@ -306,6 +377,9 @@ class PixelCNNPrior(nn.Module):
     Shapes: ``forward(indices (B, H, W)) → logits (B, num_codes, H, W)``; :meth:`sample` draws
     ``(n, H, W)`` maps one position at a time. (A plain masked-conv stack has a "blind spot" up
     and right of each pixel, which gated PixelCNNs remove; on 7×7 maps it matters little.)
+
+    Raises (``forward``, :meth:`nll`):
+        ValueError: the code maps are not ``(B, H, W)``.
     """
 
     def __init__(self, num_codes: int, width: int = 64, layers: int = 5) -> None:
@@ -325,7 +399,12 @@ class PixelCNNPrior(nn.Module):
         return self.head(h)
 
     def nll(self, indices: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood per code position (nats)."""
+        """Mean negative log-likelihood per code position (nats).
+
+        Raises:
+            ValueError: ``indices`` is not ``(B, H, W)``.
+        """
+        # −(1/HW) Σ_i log p(k_i | k_<i), averaged over the batch
         return F.cross_entropy(self(indices), indices)
 
     @torch.no_grad()
@@ -366,6 +445,9 @@ class VQVAEWithPrior(nn.Module):
     """A trained :class:`VQVAE` and a :class:`PixelCNNPrior` over its code maps: a generative model of images.
 
     :meth:`sample` draws code maps from the prior and decodes them, ``(n, 1, 28, 28)`` in [0, 1].
+
+    Raises:
+        ValueError: the prior and the VQ-VAE have different numbers of codes.
     """
 
     def __init__(self, vqvae: VQVAE, prior: PixelCNNPrior) -> None:

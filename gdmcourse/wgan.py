@@ -19,6 +19,7 @@ the same inside a layer).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -26,12 +27,13 @@ from torch import nn
 
 from . import gan
 from .gan import GANLoss, check_outputs
+from .nets import MLP
 
 __all__ = [
     "parallel_lines_wasserstein", "parallel_lines_jsd",
     "critic_loss", "generator_loss", "hinge_discriminator_loss", "hinge_generator_loss",
     "clip_weights", "gradient_norm", "gradient_penalty",
-    "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound", "LOSSES",
+    "PowerIteration", "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound", "LOSSES",
 ]
 
 
@@ -41,8 +43,9 @@ def parallel_lines_wasserstein(theta: torch.Tensor | float) -> torch.Tensor:
     r"""EM distance between :math:`P_0 = (0, Z)` and :math:`P_\theta = (\theta, Z)`, :math:`Z \sim U[0, 1]`: :math:`|\theta|`.
 
     The optimal plan moves every point horizontally by :math:`|\theta|`; continuous in θ and
-    with gradient :math:`\operatorname{sign}\theta` everywhere except 0.
+    with gradient :math:`\operatorname{sign}\theta` everywhere except 0 (Arjovsky et al. 2017, Example 1).
     """
+    # W(P_0, P_θ) = |θ|                                          (WGAN, Example 1)
     return torch.as_tensor(theta, dtype=torch.get_default_dtype()).abs()
 
 
@@ -52,6 +55,7 @@ def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
     The supports are disjoint for every θ ≠ 0, so JSD is flat (zero gradient) and jumps at 0.
     """
     theta = torch.as_tensor(theta, dtype=torch.get_default_dtype())
+    # JS(P_0, P_θ) = log 2 if θ ≠ 0, else 0                      (WGAN, Example 1)
     return torch.where(theta != 0, torch.full_like(theta, math.log(2)), torch.zeros_like(theta))
 
 
@@ -65,13 +69,25 @@ def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.T
     r"""The WGAN critic's loss (minimised): :math:`L_f = \overline{f(\tilde x)} - \overline{f(x)}`.
 
     Its negative, :math:`\overline{f(x)} - \overline{f(\tilde x)}`, estimates the EM distance
-    when :math:`f` is 1-Lipschitz and optimal. Shapes ``(B,)`` or ``(B, 1)``; returns a scalar.
+    when :math:`f` is 1-Lipschitz and optimal (Arjovsky et al. 2017, eq. 3). Shapes ``(B,)`` or
+    ``(B, 1)``; returns a scalar.
+
+    Raises:
+        TypeError: a score argument is not a tensor.
+        ValueError: a score argument contains NaN (the critic diverged).
     """
+    # L_f = mean f(x̃) − mean f(x), the negated objective of     (WGAN, eq. 3; Algorithm 1, line 5)
     return _scores(fake_scores, "fake_scores").mean() - _scores(real_scores, "real_scores").mean()
 
 
 def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    r"""The generator's loss against a critic or hinge discriminator: :math:`-\overline{f(G(z))}`."""
+    r"""The generator's loss against a critic or hinge discriminator: :math:`-\overline{f(G(z))}`.
+
+    Raises:
+        TypeError: a score argument is not a tensor.
+        ValueError: a score argument contains NaN (the critic diverged).
+    """
+    # L_G = −mean f(G(z))                                        (WGAN, Algorithm 1, line 10)
     return -_scores(fake_scores, "fake_scores").mean()
 
 
@@ -79,12 +95,24 @@ def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
     r"""Hinge loss of the discriminator (lecture 003, used with spectral normalization):
 
     .. math:: L_D = \overline{\max(0, 1 - D(x))} + \overline{\max(0, 1 + D(G(z)))}
+
+    (Lim & Ye 2017; used by Miyato et al. 2018, section 4.)
+
+    Raises:
+        TypeError: a score argument is not a tensor.
+        ValueError: a score argument contains NaN (the critic diverged).
     """
+    # L_D = mean max(0, 1 − D(x)) + mean max(0, 1 + D(G(z)))
     return F.relu(1 - _scores(real_scores, "real_scores")).mean() + F.relu(1 + _scores(fake_scores, "fake_scores")).mean()
 
 
 def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    r"""Hinge loss of the generator: :math:`L_G = -\overline{D(G(z))}` (the same as :func:`generator_loss`)."""
+    r"""Hinge loss of the generator: :math:`L_G = -\overline{D(G(z))}` (the same as :func:`generator_loss`).
+
+    Raises:
+        TypeError: a score argument is not a tensor.
+        ValueError: a score argument contains NaN (the critic diverged).
+    """
     return generator_loss(fake_scores)
 
 
@@ -92,10 +120,15 @@ def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def clip_weights(model: nn.Module, c: float) -> nn.Module:
-    """The original WGAN's constraint: clamp every parameter of ``model`` into ``[-c, c]``, in place."""
+    """The original WGAN's constraint: clamp every parameter of ``model`` into ``[-c, c]``, in place.
+
+    Raises:
+        ValueError: ``c`` is not positive.
+    """
     if not c > 0:
         raise ValueError(f"the clipping bound c must be positive, got {c}")
     for p in model.parameters():
+        # w ← clip(w, −c, c)                                     (WGAN, Algorithm 1, line 7)
         p.clamp_(-c, c)
     return model
 
@@ -108,7 +141,9 @@ def gradient_norm(critic: nn.Module, x: torch.Tensor, create_graph: bool = False
     """
     x = x.detach().requires_grad_(True)
     out = critic(x)
+    # ∇_x f(x) per example: the examples are independent, so the gradient of the sum is theirs
     (g,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
+    # ‖∇_x f(x)‖_2 over each example's dimensions
     return g.flatten(1).norm(dim=1)
 
 
@@ -128,13 +163,18 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
         generator: a CPU torch.Generator for :math:`\epsilon`.
     Returns:
         a scalar; the caller multiplies it by λ (10 in the paper).
+    Raises:
+        ValueError: ``real`` and ``fake`` differ in shape.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     # drawn on the CPU (where the course's seeded generators live), then moved
+    # ε ~ U[0, 1], one per example                              (WGAN-GP, Algorithm 1, line 4)
     eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype).to(real.device)
+    # x̂ = ε x + (1 − ε) x̃                                        (WGAN-GP, Algorithm 1, line 6)
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    # GP = E_x̂[(‖∇_x̂ f(x̂)‖_2 − 1)²]                              (WGAN-GP, eq. 3)
     return ((gradient_norm(critic, x_hat, create_graph=True) - 1) ** 2).mean()
 
 
@@ -143,9 +183,18 @@ def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight.reshape(weight.shape[0], -1) if weight.dim() > 2 else weight
 
 
+class PowerIteration(NamedTuple):
+    r"""What :func:`power_iteration` returns: :math:`\sigma \approx \sigma_1(W)` (a scalar tensor) and the
+    unit vectors ``u`` ``(m,)`` and ``v`` ``(n,)`` with :math:`\sigma = u^\top W v` (Miyato et al.'s :math:`\tilde u, \tilde v`)."""
+
+    sigma: torch.Tensor
+    u: torch.Tensor
+    v: torch.Tensor
+
+
 @torch.no_grad()
 def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
-                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    generator: torch.Generator | None = None) -> PowerIteration:
     r"""Estimate the largest singular value :math:`\sigma_1(W)` by power iteration (lecture 004).
 
     .. math:: v \leftarrow \frac{W^\top u}{\|W^\top u\|},\quad u \leftarrow \frac{W v}{\|W v\|},\quad
@@ -159,7 +208,9 @@ def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
         u: the start vector ``(m,)``; default a random one from ``generator``. Carrying ``u``
             over between training steps (as spectral normalization does) needs ~1 iteration per step.
     Returns:
-        ``(sigma, u, v)``: a scalar tensor and unit vectors ``(m,)`` and ``(n,)``.
+        :class:`PowerIteration` ``(sigma, u, v)``: a scalar tensor and unit vectors ``(m,)`` and ``(n,)``.
+    Raises:
+        ValueError: ``W`` is neither a matrix nor a conv kernel, ``n_iter < 1``, or ``u`` is not ``(m,)``.
     """
     W = _as_matrix(W.detach())
     if W.dim() != 2:
@@ -172,19 +223,33 @@ def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
         raise ValueError(f"u must have shape ({W.shape[0]},) for W of shape {tuple(W.shape)}, got {tuple(u.shape)}")
     u = F.normalize(u.to(W.dtype), dim=0)
     for _ in range(n_iter):
+        # ṽ ← Wᵀũ / ‖Wᵀũ‖                                        (SN-GAN, Algorithm 1)
         v = F.normalize(W.T @ u, dim=0)
+        # ũ ← Wṽ / ‖Wṽ‖                                          (SN-GAN, Algorithm 1)
         u = F.normalize(W @ v, dim=0)
-    return u @ W @ v, u, v
+    # σ(W) ≈ ũᵀ W ṽ                                              (SN-GAN, Algorithm 1)
+    return PowerIteration(u @ W @ v, u, v)
 
 
 def spectral_norm_exact(W: torch.Tensor) -> torch.Tensor:
-    """The exact largest singular value of ``W`` (conv kernels read as matrices), from ``torch.linalg``."""
+    """The exact largest singular value of ``W`` (conv kernels read as matrices), from ``torch.linalg``.
+
+    Raises:
+        RuntimeError: (from ``torch.linalg``) ``W`` has fewer than two dimensions.
+    """
     return torch.linalg.matrix_norm(_as_matrix(W.detach()), ord=2)
 
 
-# Modules that do not increase distances, and their Lipschitz constants.
+# Elementwise (or reshaping) modules and their Lipschitz constants; matched by exact type.
 _LIPSCHITZ = {nn.ReLU: 1.0, nn.Tanh: 1.0, nn.Sigmoid: 0.25, nn.Identity: 1.0, nn.Flatten: 1.0,
               nn.Unflatten: 1.0, nn.Softplus: 1.0, nn.SiLU: 1.1}
+
+
+def _plain(module: nn.Module, cls: type[nn.Module]) -> bool:
+    """``module`` is a ``cls`` computing ``cls``'s own function: a subclass that overrides ``forward``
+    (say, a masked convolution) computes something else. Parametrized layers (spectral norm) keep
+    ``cls.forward`` and pass."""
+    return isinstance(module, cls) and type(module).forward is cls.forward
 
 
 def lipschitz_upper_bound(model: nn.Module) -> float:
@@ -192,33 +257,61 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
 
     .. math:: \|f\|_L \le \prod_l \sigma_1(W_l) \prod_a L_a
 
-    the product of its ``Linear`` layers' spectral norms and of its activations' constants
-    (ReLU, LeakyReLU with slope ≤ 1 and tanh: 1). A ``Conv2d`` (kernel k, stride s) counts
-    as :math:`\sigma_1(W_{mat}) \sqrt{\lceil k_h/s_h\rceil \lceil k_w/s_w\rceil}`, with
-    :math:`W_{mat}` its kernel as an ``(out, in·kh·kw)`` matrix: the convolution is
-    :math:`W_{mat}` applied to the image's patches, and each pixel sits in at most that many patches. Valid for a *chain* of layers (an
-    ``nn.Sequential``, possibly nested); the true constant is usually far smaller, because
-    the layers' top singular directions do not line up. Spectrally normalized layers
-    (``parametrizations.spectral_norm``) count with their normalized weight.
+    the product of its layers' spectral norms and of its activations' constants (Miyato et al.
+    2018, section 2.1), for the networks whose structure it can read:
 
-    Raises ValueError for layers it cannot bound (batch norm, dilated or grouped convolutions, ...).
+    - ``nn.Sequential`` chains (nested ones too) and :class:`gdmcourse.nets.MLP` (its flatten
+      and reshape do not change norms): the product over the chain;
+    - ``nn.Linear``: :math:`\sigma_1(W)`; spectrally normalized layers
+      (``parametrizations.spectral_norm``) count with their normalized weight;
+    - ``nn.Conv2d`` (kernel k, stride s, zero padding, no groups or dilation):
+      :math:`\sigma_1(W_{mat}) \sqrt{\lceil k_h/s_h\rceil \lceil k_w/s_w\rceil}`, with :math:`W_{mat}`
+      its kernel as an ``(out, in·kh·kw)`` matrix: the convolution is :math:`W_{mat}` applied to
+      the image's patches, and each pixel sits in at most that many patches;
+    - activations: ReLU, LeakyReLU (:math:`\max(1, |slope|)`), tanh, softplus, identity, flatten
+      and unflatten: 1; sigmoid: 1/4; SiLU: 1.1.
+
+    The true constant is usually far smaller, because the layers' top singular directions do
+    not line up.
+
+    Raises:
+        TypeError: the network contains a module whose function the bound cannot read from its
+            children: any module with a ``forward`` of its own (a residual block
+            :math:`x + g(x)`, a masked convolution, ...), ``nn.ModuleList``/``nn.ModuleDict``,
+            or an unlisted layer (batch norm, pooling, dropout, transposed convolution, ...).
+            The message names the module; bound such parts by hand (e.g. :math:`1 + \|g\|_L`
+            for a residual block) or write the network as an ``nn.Sequential`` chain.
+        ValueError: a ``Conv2d`` is grouped, dilated or not zero-padded.
     """
     def bound(module: nn.Module, name: str) -> float:
-        if isinstance(module, nn.Linear):  # (its parametrizations, if any, are inside .weight)
+        where = f"{name!r} ({type(module).__name__})" if name else f"the model ({type(module).__name__})"
+        if _plain(module, nn.Linear):  # (its parametrizations, if any, are inside .weight)
+            # ‖x ↦ Wx + b‖_L = σ_1(W)
             return float(spectral_norm_exact(module.weight))
-        if isinstance(module, nn.Conv2d) and module.groups == 1 and module.dilation == (1, 1):
-            # conv = W_mat ∘ unfold; unfold copies each pixel into at most ceil(k/s)² patches,
-            # so ||unfold|| ≤ sqrt(ceil(kh/sh)·ceil(kw/sw)).
+        if _plain(module, nn.Conv2d):
+            if module.groups != 1 or module.dilation != (1, 1) or module.padding_mode != "zeros":
+                raise ValueError(f"cannot bound the Lipschitz constant of convolution {where}: only ungrouped, "
+                                 "undilated, zero-padded convolutions are handled")
             (kh, kw), (sh, sw) = module.kernel_size, module.stride
+            # conv = W_mat ∘ unfold; unfold copies each pixel into at most ceil(k/s)² patches:
+            # ‖conv‖ ≤ σ_1(W_mat) · sqrt(ceil(kh/sh) · ceil(kw/sw))
             return float(spectral_norm_exact(module.weight)) * math.sqrt(math.ceil(kh / sh) * math.ceil(kw / sw))
-        if isinstance(module, nn.LeakyReLU):
+        if _plain(module, nn.LeakyReLU):
+            # slope 1 for x > 0, negative_slope for x < 0
             return max(1.0, abs(module.negative_slope))
         if type(module) in _LIPSCHITZ:
             return _LIPSCHITZ[type(module)]
-        if list(module.children()):
+        if type(module) is MLP:
+            return bound(module.layers, f"{name}.layers" if name else "layers")
+        if _plain(module, nn.Sequential):
+            # ‖f_L ∘ … ∘ f_1‖_L ≤ ∏_l ‖f_l‖_L                      (SN-GAN, eq. 7)
             return math.prod(bound(child, f"{name}.{n}" if name else n) for n, child in module.named_children())
-        raise ValueError(f"cannot bound the Lipschitz constant of layer {name!r} ({type(module).__name__}); "
-                         "lipschitz_upper_bound handles chains of Linear layers and elementwise activations")
+        raise TypeError(f"cannot bound the Lipschitz constant of {where}: lipschitz_upper_bound reads only "
+                        "nn.Sequential chains (and nets.MLP) of Linear/Conv2d layers (spectrally normalized or "
+                        "not) and elementwise activations, not a module that computes its own forward "
+                        "(e.g. a residual block), a ModuleList/ModuleDict, or other layers. Bound that part "
+                        "by hand (a residual block x + g(x): 1 + the bound of g) or write the network as an "
+                        "nn.Sequential chain.")
 
     return bound(model, "")
 

@@ -57,6 +57,9 @@ def explore(draw: Callable[..., None], static: Sequence[Mapping[str, Any]], *,
             the tests set).
         controls: ipywidgets controls (or values ipywidgets.interactive accepts), by
             parameter name.
+
+    Raises:
+        ValueError: ``static`` is empty, or a parameter set in it does not name every control.
     """
     if not static:
         raise ValueError("static needs at least one parameter set, for readers without a live kernel")

@@ -252,8 +252,8 @@ print(f"L_simple fell from {first:.2f} to below 0.3")
 # %%
 toy_real = data.toy2d("swissroll", 20_000, seed=0) / toy_scale
 keep = [199, 40, 20, 10, 5, 0]
-toy_samples, frames = toy_schedule.sample(toy_model, (2000, 2), generator=torch.Generator().manual_seed(0),
-                                          progress=False, keep=keep)
+toy_samples, frames = toy_schedule.sample_trajectory(toy_model, (2000, 2), keep, progress=False,
+                                                     generator=torch.Generator().manual_seed(0))
 fig, axes = plt.subplots(1, len(keep) + 1, figsize=(2.6 * (len(keep) + 1), 2.7), sharex=True, sharey=True)
 for ax, t in zip(axes, keep):
     pts = frames[t] if t != 0 else toy_samples

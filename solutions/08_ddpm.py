@@ -31,7 +31,8 @@
 # `schedule.T`. The lecture counts steps $t = 1..T$; tensors count from 0, so **index `t`
 # holds step $t + 1$**: `alphas_cumprod[t]` is the $\bar\alpha$ of the step a model called
 # with `t` is at. A step index is an int or a tensor of shape `(B,)`, one per example;
-# index a schedule tensor with it and reshape to `(B, 1, ..., 1)` to broadcast over an example.
+# index a schedule tensor with it and reshape to `(B, 1, ..., 1)` to broadcast over an example:
+# `ddpm.extract(values, t, x)` does both (`values[t]` on `x`'s device and dtype, shape `(B, 1, ..., 1)`).
 
 # %%
 # Set-up: on Google Colab install the course package (does nothing elsewhere).
@@ -57,24 +58,19 @@ device = gdmcourse.startup(seed=0)
 plot.use_style()
 
 
-def at(values, t, x):
-    """values[t] as x's dtype, shaped (B, 1, ..., 1) to broadcast over each example of x."""
-    return values[torch.as_tensor(t).long().reshape(-1)].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
-
-
 # %% [markdown]
 # ## 1. The forward process in one draw
 #
 # $$x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon, \qquad \epsilon \sim \mathcal N(0, I).$$
 #
 # `t` is a tensor of indices `(B,)`; `x0` and `noise` have shape `(B, ...)`. The helper
-# `at(values, t, x)` above does the indexing and reshaping for you.
+# `ddpm.extract(values, t, x)` does the indexing and reshaping for you.
 
 # %%
 def q_sample(x0, t, noise, schedule):
     """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, with alpha_bar_t = schedule.alphas_cumprod[t]."""
     ### BEGIN SOLUTION
-    ab = at(schedule.alphas_cumprod, t, x0)
+    ab = ddpm.extract(schedule.alphas_cumprod, t, x0)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
     ### END SOLUTION
 
@@ -97,8 +93,8 @@ check.q_sample(q_sample)
 def q_posterior(x0, xt, t, schedule):
     """Mean and variance of q(x_{t-1} | x_t, x_0)."""
     ### BEGIN SOLUTION
-    beta, alpha = at(schedule.betas, t, x0), at(schedule.alphas, t, x0)
-    ab, ab_prev = at(schedule.alphas_cumprod, t, x0), at(schedule.alphas_cumprod_prev, t, x0)
+    beta, alpha = ddpm.extract(schedule.betas, t, x0), ddpm.extract(schedule.alphas, t, x0)
+    ab, ab_prev = ddpm.extract(schedule.alphas_cumprod, t, x0), ddpm.extract(schedule.alphas_cumprod_prev, t, x0)
     mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + alpha.sqrt() * (1 - ab_prev) / (1 - ab) * xt
     return mean, (1 - ab_prev) / (1 - ab) * beta
     ### END SOLUTION

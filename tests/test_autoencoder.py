@@ -101,3 +101,11 @@ def test_psnr_matches_formula():
     x_hat = torch.tensor([[0.1, 0.1, 0.1, 0.1], [0.0, 0.0, 0.0, 0.2]])
     expected = 10 * np.log10(1 / np.array([0.01, 0.01]))
     np.testing.assert_allclose(ae.psnr(x_hat, x).numpy(), expected, rtol=1e-5)
+
+
+def test_pca_returns_named_fields():
+    x = torch.randn(50, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    result = ae.pca(x, 2)
+    assert isinstance(result, ae.PCA) and result._fields == ("mean", "components", "variances")
+    mean, components, variances = result
+    assert torch.equal(mean, result.mean) and components.shape == (2, 4) and variances.shape == (2,)

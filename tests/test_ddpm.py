@@ -237,3 +237,68 @@ def test_energy_distance_ratio_flags_a_collapsed_sampler(schedule):
     assert metrics.energy_distance(torch.zeros(1, 2), torch.randn(20000, 2, generator=g)) == pytest.approx(numerator, rel=0.02)
     with pytest.raises(ValueError, match="at least 400"):
         metrics.energy_distance_ratio(sample, data[:399], n=200)
+
+
+# ------------------------------------------------------------------ extract and named results
+
+@pytest.mark.parametrize("shape", [(3,), (3, 2), (3, 1, 4, 4), (3, 2, 1, 5, 5)])
+def test_extract_gathers_per_example_and_broadcasts_over_any_rank(shape):
+    values = torch.arange(10, dtype=torch.float64) ** 2
+    x = torch.ones(shape, dtype=torch.float32)
+    t = torch.tensor([0, 4, 9])
+    out = ddpm.extract(values, t, x)
+    assert out.shape == (3,) + (1,) * (len(shape) - 1) and out.dtype == torch.float32
+    assert out.flatten().tolist() == [0.0, 16.0, 81.0]
+    assert (out * x).shape == x.shape  # broadcasts against the batch
+    for b in range(3):  # example b is scaled by values[t[b]] and by nothing else
+        assert torch.all((out * x)[b] == values[t[b]].item())
+    assert ddpm.extract(values, 3, x).flatten().tolist() == [9.0]  # one int: one value for all
+    with pytest.raises(ValueError, match="0..9"):
+        ddpm.extract(values, torch.tensor([0, 10, 1]), x)
+    with pytest.raises(ValueError, match="0..9"):
+        ddpm.extract(values, -1, x)
+    with pytest.raises(ValueError, match="1-D"):
+        ddpm.extract(values.reshape(2, 5), 0, x)
+
+
+def test_extract_follows_x_device_and_dtype_on_the_meta_device():
+    x = torch.empty(2, 1, 4, 4, device="meta", dtype=torch.float16)
+    out = ddpm.extract(torch.linspace(0.1, 0.2, 5, dtype=torch.float64), torch.tensor([1, 2]), x)
+    assert out.device.type == "meta" and out.dtype == torch.float16 and out.shape == (2, 1, 1, 1)
+
+
+def test_q_posterior_and_p_mean_variance_return_named_moments(schedule):
+    g = torch.Generator().manual_seed(8)
+    x0, xt = torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g)
+    t = torch.tensor([0, 1, 50, 99])
+    post = schedule.q_posterior(x0, xt, t)
+    assert isinstance(post, ddpm.PosteriorMoments)
+    mean, var, log_var = post  # still unpacks as a triple
+    assert torch.equal(mean, post.mean) and torch.equal(var, post.variance) and torch.equal(log_var, post.log_variance)
+    assert var.shape == (4, 1) and post.variance[0].item() == 0.0
+    oracle = PointMassOracle(schedule, torch.tensor([0.5, -0.5]))
+    moments = schedule.p_mean_variance(oracle, xt, 50)
+    assert isinstance(moments, ddpm.ReverseMoments) and moments._fields == ("mean", "variance", "eps")
+    assert torch.allclose(moments.eps, oracle(xt, torch.full((4,), 50)))
+    assert torch.allclose(moments.variance, schedule.posterior_variance[50].float().expand(4, 1))
+    with pytest.raises(ValueError, match="posterior"):
+        schedule.p_mean_variance(oracle, xt, 50, variance="fixed")
+
+
+def test_sample_trajectory_keeps_frames_and_ends_where_sample_ends(schedule):
+    oracle = PointMassOracle(schedule, torch.tensor([1.0, -2.0]))
+    x = schedule.sample(oracle, (8, 2), generator=torch.Generator().manual_seed(3), progress=False)
+    assert isinstance(x, torch.Tensor) and x.shape == (8, 2)
+    traj = schedule.sample_trajectory(oracle, (8, 2), keep=[100, 50, 0], generator=torch.Generator().manual_seed(3),
+                                      progress=False)
+    assert isinstance(traj, ddpm.Trajectory)
+    x0, frames = traj
+    assert torch.equal(x0, x) and sorted(frames) == [0, 50, 100]
+    assert torch.equal(frames[0], x0)
+    # x_T is the starting noise: the first draw of the generator
+    assert torch.equal(frames[100], torch.randn((8, 2), generator=torch.Generator().manual_seed(3)))
+    # the states move from the noise towards the point mass
+    dist = [(frames[t] - torch.tensor([1.0, -2.0])).norm(dim=1).mean().item() for t in (100, 50, 0)]
+    assert dist[0] > dist[1] > dist[2]
+    with pytest.raises(ValueError, match="keep"):
+        schedule.sample_trajectory(oracle, (8, 2), keep=[101], progress=False)

@@ -115,3 +115,10 @@ def test_mode_coverage_of_the_data_itself():
     p = 1 - math.exp(-9 / 2)  # P(|ε| <= 3) for a 2-D standard Gaussian: chi-square with 2 d.o.f.
     lo, hi = binom.ppf([1e-6, 1 - 1e-6], n, p) / n
     assert modes == 8 and lo <= quality <= hi
+
+
+def test_mode_coverage_returns_named_fields():
+    centers, std = data.toy2d_centers("8gaussians"), data.toy2d_std("8gaussians")
+    result = gan.mode_coverage(centers.repeat(10, 1), centers, std)
+    assert isinstance(result, gan.ModeCoverage) and result._fields == ("modes", "high_quality")
+    assert result.modes == 8 and result.high_quality == 1.0 and tuple(result) == (8, 1.0)

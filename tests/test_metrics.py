@@ -139,3 +139,16 @@ def test_energy_distance_matches_scipy_in_one_dimension():
         metrics.energy_distance(x, torch.randn(10, 2))
     with pytest.raises(ValueError, match="NaN"):
         metrics.energy_distance(x * float("nan"), x)
+
+
+def test_inception_score_and_precision_recall_return_named_pairs():
+    probs = torch.softmax(torch.randn(40, 5, generator=torch.Generator().manual_seed(0)), dim=1)
+    score = metrics.inception_score(probs, splits=4)
+    assert isinstance(score, metrics.InceptionScore) and score._fields == ("mean", "std")
+    mean, std = score
+    assert (mean, std) == (score.mean, score.std) and 1 <= mean <= 5 and std >= 0
+    g = torch.Generator().manual_seed(1)
+    pr = metrics.precision_recall(torch.randn(60, 3, generator=g), torch.randn(50, 3, generator=g), k=3)
+    assert isinstance(pr, metrics.PrecisionRecall) and pr._fields == ("precision", "recall")
+    precision, recall = pr
+    assert (precision, recall) == (pr.precision, pr.recall) and 0 <= precision <= 1 and 0 <= recall <= 1

@@ -296,3 +296,15 @@ def test_vae_training_improves_the_elbo():
     assert history.epochs["kl"][-1] > 0
     assert nll < neg_elbo  # the IWAE bound is tighter than the ELBO
     assert vae.latent_traversal(model, torch.zeros(4), [0, 2], [-2.0, 0.0, 2.0]).shape == (2, 3, 1, 8, 8)
+
+
+def test_encoders_and_exact_posterior_return_named_fields():
+    torch.manual_seed(0)
+    model = vae.VAE.mlp(input_shape=(1, 4, 4), latent_dim=3, hidden=(8,))
+    q = model.encode(torch.rand(5, 1, 4, 4))
+    assert isinstance(q, vae.DiagonalGaussian) and q.mu.shape == q.logvar.shape == (5, 3)
+    mu, logvar = q
+    assert torch.equal(mu, q.mu) and torch.equal(logvar, q.logvar)
+    lgm = vae.LinearGaussianModel.random(D=5, d=2)
+    post = lgm.posterior(lgm.sample(4, torch.Generator().manual_seed(0)))
+    assert isinstance(post, vae.GaussianPosterior) and post.mean.shape == (4, 2) and post.cov.shape == (2, 2)

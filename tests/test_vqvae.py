@@ -144,3 +144,16 @@ def test_prior_learns_a_fixed_code_map_and_samples_it():
     assert losses[-1] < 0.05 < math.log(8) - 0.5 < losses[0]
     samples = prior.sample(4, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (4, 7, 7) and (samples == target).float().mean() > 0.95
+
+
+def test_quantizer_and_vqvae_return_named_results():
+    torch.manual_seed(0)
+    model = vqvae.VQVAE(num_codes=16, code_dim=4, width=8)
+    x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    out = model(x)
+    assert isinstance(out, vqvae.VQVAEOutput) and out._fields == ("x_hat", "vq_loss", "indices", "z_e")
+    x_hat, vq_loss, indices, z_e = out  # still unpacks as four items
+    assert x_hat.shape == x.shape and vq_loss.dim() == 0 and indices.shape == (3, 7, 7) and z_e.shape == (3, 7, 7, 4)
+    q = model.quantizer(z_e)
+    assert isinstance(q, vqvae.Quantized) and torch.equal(q.indices, indices)
+    assert torch.allclose(q.z_q, model.quantizer.codebook[indices], atol=1e-6)  # forward value: the nearest codes

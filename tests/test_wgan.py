@@ -140,7 +140,7 @@ def test_lipschitz_bound_of_linear_layers_and_mlps():
         for _ in range(300):
             mlp(torch.zeros(1, 2))
     assert wgan.lipschitz_upper_bound(mlp) == pytest.approx(1.0, rel=1e-3)
-    with pytest.raises(ValueError, match="BatchNorm1d"):
+    with pytest.raises(TypeError, match="BatchNorm1d"):
         wgan.lipschitz_upper_bound(nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)))
 
 
@@ -157,3 +157,75 @@ def test_lipschitz_bound_of_a_convolution_covers_its_exact_operator_norm(kernel,
     # the bound is the reshaped kernel's norm times sqrt(ceil(k/s)²), the most patches a pixel is in
     assert bound == pytest.approx(torch.linalg.matrix_norm(conv.weight.reshape(3, -1), ord=2).item()
                                   * math.sqrt(math.ceil(kernel / stride) ** 2))
+
+
+def test_power_iteration_returns_named_fields():
+    W = torch.randn(6, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    result = wgan.power_iteration(W, 200, generator=torch.Generator().manual_seed(0))
+    assert isinstance(result, wgan.PowerIteration) and result._fields == ("sigma", "u", "v")
+    sigma, u, v = result
+    assert result.u.shape == (6,) and result.v.shape == (4,)
+    assert torch.allclose(sigma, u @ W @ v) and sigma.item() == pytest.approx(wgan.spectral_norm_exact(W).item(), rel=1e-6)
+
+
+class _Residual(nn.Module):
+    """x + g(x): Lipschitz constant up to 1 + ‖g‖, not ‖g‖ (what multiplying the children would give)."""
+
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+
+    def forward(self, x):
+        return x + self.g(x)
+
+
+class _MaskedLinear(nn.Linear):
+    """A Linear that overrides forward: its weight alone no longer says what it computes."""
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.weight.tril(), self.bias)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _Residual(),
+    lambda: nn.Sequential(nn.Linear(2, 2), _Residual()),                     # nested inside a chain
+    lambda: nn.ModuleList([nn.Linear(2, 2), nn.ReLU()]),
+    lambda: nn.ModuleDict({"a": nn.Linear(2, 2)}),
+    lambda: nn.Sequential(_MaskedLinear(2, 2)),
+    lambda: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)),
+])
+def test_lipschitz_bound_refuses_modules_whose_function_it_cannot_read(make):
+    with pytest.raises(TypeError, match="cannot bound"):
+        wgan.lipschitz_upper_bound(make())
+
+
+def test_residual_block_would_be_underestimated_by_the_product_of_its_children():
+    """Why it must raise: a residual block with a tiny g has gradient norm ≈ 1, far above ‖g‖."""
+    torch.manual_seed(0)
+    block = _Residual()
+    with torch.no_grad():
+        for m in block.g:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(0.01)
+    product = math.prod(torch.linalg.matrix_norm(m.weight, ord=2).item() for m in block.g if isinstance(m, nn.Linear))
+    measured = wgan.gradient_norm(block, torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))).max().item()
+    assert measured > 100 * product  # the old, silent answer was wrong by orders of magnitude
+
+
+def test_lipschitz_bound_refuses_grouped_convolutions_and_reads_nets_mlp():
+    with pytest.raises(ValueError, match="grouped"):
+        wgan.lipschitz_upper_bound(nn.Conv2d(4, 4, 3, groups=2))
+    with pytest.raises(ValueError, match="zero-padded"):
+        wgan.lipschitz_upper_bound(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"))
+    from gdmcourse import nets
+
+    torch.manual_seed(1)
+    mlp = nets.MLP((2,), (), hidden=(32, 32), activation=nn.LeakyReLU)  # notebook 06's critic, smaller
+    bound = wgan.lipschitz_upper_bound(mlp)
+    linears = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+    assert bound == pytest.approx(math.prod(torch.linalg.matrix_norm(m.weight, ord=2).item() for m in linears))
+    x = 3 * torch.randn(5000, 2, generator=torch.Generator().manual_seed(2))
+    assert wgan.gradient_norm(mlp, x).max().item() <= bound
+    # a DCGAN discriminator has its own forward (features, then a projection): refused, not mis-bounded
+    with pytest.raises(TypeError, match="DCGANDiscriminator"):
+        wgan.lipschitz_upper_bound(nets.DCGANDiscriminator(spectral_norm=True))
