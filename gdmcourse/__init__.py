@@ -37,7 +37,13 @@ _SUBMODULES = {"autoencoder", "checkpoints", "checks", "course", "data", "ddpm",
 _RUNTIME = {"startup", "device", "profile"}
 
 
+# Submodules that live elsewhere: `from gdmcourse import checks as check` keeps working in the notebooks.
+_MOVED = {"checks": "course.checks"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return importlib.import_module(f".{_MOVED[name]}", __name__)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     if name in _RUNTIME:
@@ -46,8 +52,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from . import (autoencoder, checkpoints, checks, course, data, ddpm, gan, grading,  # noqa: F401
+    from . import (autoencoder, checkpoints, course, data, ddpm, gan, grading,  # noqa: F401
                    metrics, minimax, nets, plot, reparam, train, vae, vqvae, wgan, widgets)
+    from .course import checks  # noqa: F401
     from .runtime import device, profile, startup  # noqa: F401
 
 __all__ = ["__version__", "device", "profile", "require_version", "startup", *sorted(_SUBMODULES)]
