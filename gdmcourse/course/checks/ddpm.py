@@ -124,6 +124,8 @@ T_RANGE = "torch.randint(schedule.T, ...) draws 0..T − 1 (index t is step t + 
 SAME_T = "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε with alphas_cumprod[t] at the SAME t you pass to the model."
 ONE_T = "draw one step t per example: t = torch.randint(schedule.T, (len(x0),), generator=generator)."
 LOSS_SEEDED = "draw t and ε with the given generator."
+LOSS_SUM = "average over all elements (mean), do not sum."
+PREDICTS_X0 = "the model predicts the noise ε, not x_0."
 
 
 def _ddpm_loss(fn: Any) -> None:
@@ -148,9 +150,9 @@ def _ddpm_loss(fn: Any) -> None:
     if max(abs(eps[t == k].mean().item()) for k in range(schedule.T)) > 0.15 or abs(eps.std().item() - 1) > 0.1:
         fail("x_t is not distributed as q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) for the step t given to the model.", SAME_T)
     judge((got.detach().reshape(()) if got.numel() == 1 else got.detach(),), ((eps - 0.5).pow(2).mean(),), [
-        (((eps - 0.5).pow(2).sum(),), "average over all elements (mean), do not sum."),
+        (((eps - 0.5).pow(2).sum(),), LOSS_SUM),
         (((xt - 0.5).pow(2).mean(),), "compare the prediction with the NOISE ε, not with x_t."),
-        (((x0 - 0.5).pow(2).mean(),), "the model predicts the noise ε, not x_0.")],
+        (((x0 - 0.5).pow(2).mean(),), PREDICTS_X0)],
         "L_simple for a model that predicts ε̂ = 0.5", shape_hint="return one number: the mean of (ε − ε̂)².", rtol=1e-3)
     reproducible(fn, lambda: (_NoiseRecorder(), x0, schedule, generator(0)), "losses", LOSS_SEEDED)
 
@@ -176,8 +178,8 @@ ddpm_loss = Exercise(
     mistakes=[
         Mistake("t in 1..T", lambda *a: _loss(*a, t_from_one=True), T_RANGE),
         Mistake("x_t at t+1", lambda *a: _loss(*a, t_offset=1), SAME_T),
-        Mistake("predicts x0", lambda *a: _loss(*a, target="x0"), "the model predicts the noise ε, not x_0."),
-        Mistake("sum", lambda *a: _loss(*a, total=True), "average over all elements (mean), do not sum."),
+        Mistake("predicts x0", lambda *a: _loss(*a, target="x0"), PREDICTS_X0),
+        Mistake("sum", lambda *a: _loss(*a, total=True), LOSS_SUM),
         Mistake("one t", lambda *a: _loss(*a, one_t=True), ONE_T),
         Mistake("unseeded", lambda m, x0, s, g: s.loss_simple(m, x0), LOSS_SEEDED),
     ],

@@ -74,7 +74,8 @@ class Mistake:
 
     ``match=True``: the engine runs ``fn`` on the check's inputs and shows ``hint`` when the
     student's output equals it. ``match=False``: a property or procedure catches it (with this
-    same ``hint``); ``fn`` serves the tests.
+    same ``hint``); ``fn`` serves the tests. Exercises with a ``procedure`` match only where the
+    procedure calls :func:`compare` or :func:`known`.
     """
 
     name: str
