@@ -1,4 +1,4 @@
-"""Helpers for testing exercise checks: run one, capture its verdict, demand a clean failure."""
+"""Helpers for testing exercise checks: run one and capture its verdict; an unfinished exercise."""
 
 
 def verdict_of(capsys, check, *candidate):
@@ -14,10 +14,3 @@ def not_implemented(*_, **__):
     """What an unfinished exercise function does."""
     raise NotImplementedError
 
-
-def expect_fail(capsys, check, candidate, hint):
-    """The check fails on ``candidate`` and its printed hint contains ``hint``."""
-    verdict, out = verdict_of(capsys, check, *candidate)
-    assert not verdict.passed, out
-    assert "Hint:" in out, out
-    assert hint in out, out

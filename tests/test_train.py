@@ -239,10 +239,7 @@ def _training_calls(source: str) -> list[str]:
     return found
 
 
-# Exercise checks (another engineer's module) differentiate students' functions to compare their
-# gradients, and one trains a student's autoencoder for 150 steps; they are CI tooling, not a model
-# the package trains. Remove this exemption when checks move onto train.fit / torch.autograd.grad.
-EXEMPT = {"train.py", "checks.py"}
+EXEMPT = {"train.py"}
 
 
 def test_only_train_py_calls_backward_or_steps_an_optimizer():
