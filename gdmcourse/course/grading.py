@@ -90,6 +90,8 @@ def _no_verdict(nb: Any, check: str, problem: str) -> tuple[str, str]:
     if not cells:
         return "missing", "the check cell was deleted"
     for out in cells[0].get("outputs", []):
+        if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt" and problem:
+            return "missing", problem  # the time limit interrupted this cell
         if out.get("output_type") == "error":
             return "failed", (f"the check cell raised {out.get('ename')}: {str(out.get('evalue'))[:200]} "
                               "(an error in a cell above it?)")
