@@ -20,6 +20,12 @@ import torch
 from torch import nn
 
 
+def _check_images(x: torch.Tensor, network: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is a batch of 28×28 images ``(B, C, 28, 28)``."""
+    if x.dim() != 4 or x.shape[-2:] != (28, 28):
+        raise ValueError(f"{network} expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+
+
 class MLP(nn.Module):
     """Multilayer perceptron ``in_dim → hidden[0] → ... → out_dim``.
 
@@ -89,8 +95,7 @@ class ConvEncoder(nn.Module):
         Raises:
             ValueError: ``x`` is not ``(B, C, 28, 28)``.
         """
-        if x.dim() != 4 or x.shape[-2:] != (28, 28):
-            raise ValueError(f"ConvEncoder expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        _check_images(x, "ConvEncoder")
         return self.net(x)
 
 
@@ -188,8 +193,7 @@ class DCGANDiscriminator(nn.Module):
             ValueError: ``x`` is not ``(B, C, 28, 28)``; labels are missing (conditional), given
                 (unconditional), or not ``B`` integers in ``0..num_classes - 1``.
         """
-        if x.dim() != 4 or x.shape[-2:] != (28, 28):
-            raise ValueError(f"expected images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        _check_images(x, "DCGANDiscriminator")
         h = self.features(x)
         logit = self.out(h).squeeze(1)
         if self.embed is not None:
@@ -243,8 +247,7 @@ class SmallCNN(nn.Module):
         Raises:
             ValueError: ``x`` is not ``(B, C, 28, 28)``.
         """
-        if x.dim() != 4 or x.shape[-2:] != (28, 28):
-            raise ValueError(f"SmallCNN expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        _check_images(x, "SmallCNN")
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
