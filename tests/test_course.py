@@ -498,7 +498,7 @@ def test_cli_data_fetch_error(monkeypatch, capsys):
     data = pytest.importorskip("gdmcourse.data")
 
     def fail(name, **kwargs):
-        assert kwargs == {"source_dir": "/nowhere", "progress": False}
+        assert kwargs == {"source_dir": "/nowhere", "progress": False, "apt": False}
         raise data.DataError(f"{name}: /nowhere holds no files")
 
     monkeypatch.setattr(data, "fetch", fail)
@@ -526,3 +526,19 @@ def test_cli_bench_discovers_benchmarks(tiny_course, monkeypatch, capsys):
     assert main(["bench", "all"]) == 0
     out = capsys.readouterr().out
     assert "course table" in out and "hello figures" in out
+
+
+def test_cli_doctor_fails_on_missing_or_damaged_data(tmp_path, monkeypatch, capsys):
+    from gdmcourse import data
+
+    monkeypatch.setattr(data, "CHECKSUMS", {"mnist": {"f": "0" * 32}, "fashion-mnist": {"f": "0" * 32}})
+    monkeypatch.setenv("GDM_DATA", str(tmp_path))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSING mnist" in out and "problem(s): mnist, fashion-mnist" in out
+    # a file of the right size (an IDX header announcing 0 bytes of data) but the wrong MD5: damaged
+    for name in ("mnist", "fashion-mnist"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 0]))
+    assert main(["doctor"]) == 1
+    assert "corrupt" in capsys.readouterr().out

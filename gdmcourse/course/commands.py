@@ -78,8 +78,9 @@ def exercises_verb(args: argparse.Namespace) -> int:
     return 0
 
 
-def dependencies() -> tuple[list[str], list[str]]:
-    """The installed package's dependencies by distribution name: (required, the ``dev`` extra's), from its metadata.
+def dependencies() -> dict[str, list[str]]:
+    """The installed package's dependencies by distribution name, from its metadata:
+    ``{"required": [...], "lab": [...], "dev": [...]}`` (one key per extra).
 
     Raises:
         importlib.metadata.PackageNotFoundError: gdmcourse is not installed.
@@ -87,40 +88,55 @@ def dependencies() -> tuple[list[str], list[str]]:
     import re
     from importlib import metadata
 
-    required, dev = [], []
+    groups: dict[str, list[str]] = {"required": []}
     for requirement in metadata.requires("gdmcourse") or []:
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)
         marker = requirement.partition(";")[2]
+        extra = re.search(r"extra\s*==\s*[\"']([\w-]+)[\"']", marker)
         if not marker:
-            required.append(name)
-        elif re.search(r"extra\s*==\s*[\"']dev[\"']", marker):
-            dev.append(name)
-    return required, dev
+            groups["required"].append(name)
+        elif extra:
+            groups.setdefault(extra.group(1), []).append(name)
+    return groups
 
 
 def doctor_verb(args: argparse.Namespace) -> int:
+    """Report what the course needs; exit status 1 when anything required is missing or damaged.
+
+    Missing extras (``[lab]``: JupyterLab; ``[dev]``: the test tools) and the absence of a course
+    folder (a wheel installed on Colab) are notes, not failures.
+    """
     from importlib import metadata
+
+    problems = []
 
     def line(ok: bool | None, what: str, detail: str, fix: str = "") -> None:
         tag = {True: "OK     ", False: "MISSING", None: "NOTE   "}[ok]
+        if ok is False:
+            problems.append(what)
         print(f"{tag} {what:<16} {detail}" + (f"\n        {'':<16} fix: {fix}" if fix else ""))
 
-    install = f"{sys.executable} -m pip install -e '.[dev]'"
+    install = f"{sys.executable} -m pip install -e '.[lab,dev]'"
     print(f"python {platform.python_version()} at {sys.executable} ({platform.platform()})")
     line(sys.version_info >= (3, 10), "python", platform.python_version(),
          "" if sys.version_info >= (3, 10) else "the course needs Python >= 3.10")
     try:
         line(True, "gdmcourse", metadata.version("gdmcourse"))
-        required, optional = dependencies()
+        groups = dependencies()
     except metadata.PackageNotFoundError:
         line(False, "gdmcourse", "not installed (its dependency list comes from the installed metadata)", install)
-        required, optional = [], []
-    for dist in required + optional:
-        try:
-            line(True, dist, metadata.version(dist))
-        except metadata.PackageNotFoundError:
-            extra = dist not in required
-            line(False, dist, "not installed" + (" (needed only for the tests)" if extra else ""), install)
+        groups = {}
+    purpose = {"lab": "JupyterLab and the course tools (make lab)", "dev": "the tests"}
+    for group, dists in groups.items():
+        for dist in dists:
+            try:
+                line(True, dist, metadata.version(dist))
+            except metadata.PackageNotFoundError:
+                if group == "required":
+                    line(False, dist, "not installed", install)
+                else:
+                    line(None, dist, f"not installed: needed only for {purpose.get(group, group)} "
+                                     f"(extra [{group}])")
 
     # The kernel JupyterLab starts must be this environment's interpreter.
     try:
@@ -164,12 +180,11 @@ def doctor_verb(args: argparse.Namespace) -> int:
     else:
         for name in ("mnist", "fashion-mnist"):
             try:
-                status = data.dataset_status(name)
+                status = data.dataset_status(name, verify=True)  # MD5 of every file: ~0.3 s
             except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
                 line(False, name, f"cannot check ({type(e).__name__}: {e})")
                 continue
-            good = status.state in ("verified", "present")
-            line(good, name, f"{status.state}: {status.detail}", getattr(status, "fix", "") or "")
+            line(status.state == "verified", name, f"{status.state}: {status.detail}", status.fix)
 
     try:
         root = course_root()
@@ -186,20 +201,29 @@ def doctor_verb(args: argparse.Namespace) -> int:
             line(False, "jupytext.toml", "absent: JupyterLab will not keep the .py/.ipynb pairs in sync",
                  "restore it from git")
     except CourseError as e:
-        line(None, "course", str(e))
+        line(None, "course", str(e) + " (fine for an installed wheel, e.g. on Colab)")
+    if problems:
+        print(f"\n{len(problems)} problem(s): {', '.join(problems)}")
+        return 1
     return 0
 
 
 def data_verb(args: argparse.Namespace) -> int:
     from .. import data
 
-    try:
-        folder = data.fetch(args.name, source_dir=args.source_dir, progress=not args.no_progress)
-    except data.DataError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    print(f"{args.name}: verified files in {folder}")
-    return 0
+    names = list(data.CHECKSUMS) if "all" in args.names else list(dict.fromkeys(args.names))
+    if args.source_dir is not None and len(names) > 1:
+        raise CourseError("--from DIR takes one data set's four files: name one set (mnist or fashion-mnist)")
+    status = 0
+    for name in names:
+        try:
+            folder = data.fetch(name, source_dir=args.source_dir, progress=not args.no_progress, apt=args.apt)
+        except data.DataError as e:
+            print(f"{PROG}: {e}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{name}: verified files in {folder}")
+    return status
 
 
 def bench_verb(args: argparse.Namespace) -> int:
