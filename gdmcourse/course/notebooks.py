@@ -45,7 +45,6 @@ NOTEBOOK_METADATA_FILTER = "kernelspec,-all"
 # GDM_HEADLESS=1: explorers draw their static strip only, no live widget (gdmcourse.widgets).
 RUN_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
            "GDM_PROFILE": "quick", "GDM_DEVICE": "cpu", "GDM_HEADLESS": "1"}
-REPOSITORY = "gdmcourse/gdmcourse"  # on GitHub: the Colab links and the Colab set-up cell install from here
 KERNEL_NAME = "python3"
 DEFAULT_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
 DEFAULT_TIMEOUT = 600  # seconds per cell
