@@ -28,11 +28,35 @@ def list_verb(args: argparse.Namespace) -> int:
     width = max((len(f"{i.kind}/{i.name}") for i in items), default=0)
     for i in items:
         note = "" if i.stored else "  (no .ipynb yet: run it)"
-        print(f"{f'{i.kind}/{i.name}':<{width}}  {i.title or '(untitled)'}{note}")
+        print(f"{f'{i.kind}/{i.name}':<{width}}  {plain_text(i.title) or '(untitled)'}{note}")
     stale = {i.name for i in items if i.kind == "solutions"} - {i.name for i in items if i.kind == "exercises"}
     if stale:
         print(f"missing exercises for {', '.join(sorted(stale))}: run `{PROG} exercises build`")
     return 0
+
+
+# LaTeX commands the course's titles use, as the characters a terminal can show.
+_LATEX = {r"\min": "min", r"\max": "max", r"\alpha": "α", r"\beta": "β", r"\theta": "θ", r"\phi": "φ",
+          r"\varphi": "φ", r"\mu": "μ", r"\sigma": "σ", r"\tau": "τ", r"\epsilon": "ε", r"\nabla": "∇",
+          r"\mathbb E": "E", r"\log": "log", r"\to": "→", r"\times": "×", r"\le": "≤", r"\ge": "≥"}
+
+
+def plain_text(markdown: str) -> str:
+    """A heading as plain terminal text: math without ``$`` and LaTeX commands, no emphasis or code marks."""
+    import re
+
+    def math(m: re.Match) -> str:
+        text = m.group(1)
+        for command in sorted(_LATEX, key=len, reverse=True):
+            text = re.sub(re.escape(command) + r"(?![A-Za-z])", _LATEX[command], text)
+        text = re.sub(r"\\(?:mathcal|mathrm|mathbf|mathbb|operatorname|text)\s*", "", text)  # fonts: the letter
+        text = re.sub(r"\\([A-Za-z]+)", r"\1", text)  # any other command: its name
+        text = re.sub(r"[{}]", "", text)
+        return re.sub(r"\s+", " ", text).strip()
+
+    text = re.sub(r"\$\$?(.+?)\$\$?", math, markdown)
+    text = re.sub(r"(\*\*|__|\*|`)(.+?)\1", r"\2", text)
+    return text
 
 
 def run_verb(args: argparse.Namespace) -> int:
