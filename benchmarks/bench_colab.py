@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,14 @@ TORCH = os.environ.get("GDM_COLAB_TORCH", "torch==2.13.0+cpu")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+def _clean_env() -> dict[str, str]:
+    """This environment without PYTHONPATH: the fresh venv must see only what it installed (a
+    PYTHONPATH to the course folder would show pip its gdmcourse.egg-info, and pip would skip the wheel)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def _run(command: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("env", _clean_env())
     return subprocess.run(list(command), capture_output=True, text=True, **kwargs)
 
 
@@ -102,9 +110,9 @@ def colab_like_env(work: Path, wheel: Path, report: Report) -> Path | None:
         return None
     t = time.perf_counter()
     out = _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)])
-    frozen = _run([str(python), "-m", "pip", "freeze"]).stdout
-    untouched = all(pin.replace("==", "==") in frozen for pin in COLAB_LIKE)
-    no_lab = "jupyterlab" not in frozen.lower()
+    frozen = _installed(python)
+    untouched = all(frozen.get(_canonical(pin.split("==")[0])) == pin.split("==")[1] for pin in COLAB_LIKE)
+    no_lab = "jupyterlab" not in frozen
     report.step("wheel, pip install --no-deps", time.perf_counter() - t,
                 out.returncode == 0 and untouched and no_lab,
                 "Colab's versions untouched, no JupyterLab" if untouched and no_lab
@@ -112,10 +120,19 @@ def colab_like_env(work: Path, wheel: Path, report: Report) -> Path | None:
     return python if out.returncode == 0 else None
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed(python: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of what ``python``'s environment holds."""
+    out = _run([str(python), "-m", "pip", "list", "--format=json"]).stdout
+    return {_canonical(d["name"]): d["version"] for d in json.loads(out or "[]")}
+
+
 def doctor(python: Path, work: Path, report: Report) -> None:
     t = time.perf_counter()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = _run([str(python), "-m", "gdmcourse", "doctor"], cwd=work, env=env)
+    out = _run([str(python), "-m", "gdmcourse", "doctor"], cwd=work)
     missing = [ln for ln in out.stdout.splitlines() if ln.startswith("MISSING")]
     report.step("doctor (installed wheel)", time.perf_counter() - t, out.returncode == 0,
                 "everything found" if out.returncode == 0 else "; ".join(missing)[:400] or out.stderr[-400:])
@@ -135,8 +152,9 @@ def run_notebook(python: Path, work: Path, report: Report) -> None:
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Colab-like", "language": "python"}))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GDM_HEADLESS", "MPLBACKEND")}
-    env.update({"GDM_DEVICE": "cpu", "GDM_PROFILE": "quick", "OMP_NUM_THREADS": "1"})
+    env = {k: v for k, v in _clean_env().items() if k not in ("GDM_HEADLESS", "MPLBACKEND")}
+    env.update({"GDM_DEVICE": "cpu", "GDM_PROFILE": "quick", "OMP_NUM_THREADS": "1",
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1"})  # ipykernel 6 + Python 3.11: a debugger warning otherwise
     run_dir = work / "run"
     run_dir.mkdir(exist_ok=True)
     t = time.perf_counter()
