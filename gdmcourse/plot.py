@@ -1,4 +1,5 @@
-"""Figures the notebooks share: image grids, 2-D scatter plots, vector fields and loss curves.
+"""Figures the notebooks share: image grids, 2-D scatter plots, vector fields, loss curves and, with
+seaborn, 2-D densities of samples vs data, distributions of estimates, heatmaps and fitted trends.
 
 Each function draws into a Matplotlib ``Axes`` (a new figure when ``ax`` is None) and
 returns it, so notebooks can combine them in subplots. Axes are labelled; tensors may live
@@ -8,6 +9,7 @@ on any device (they are moved to the CPU here).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -148,6 +150,127 @@ def vector_field(field: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------ seaborn: distributions
+
+def density2d(samples: torch.Tensor | np.ndarray, data: torch.Tensor | np.ndarray | None = None, *,
+              ax: Axes | None = None, title: str | None = None, levels: int = 6,
+              labels: tuple[str, str] = ("data", "samples"), max_points: int = 2000, seed: int = 0) -> Axes:
+    """Kernel density contours of ``(N, 2)`` model samples over those of the data (seaborn ``kdeplot``).
+
+    A density reads better than a scatter where points pile up (a collapsed mode looks like one
+    dot in a scatter, like a sharp peak here). At most ``max_points`` of each set are used (a
+    seeded subset), so the figure stays quick to draw.
+    """
+    import seaborn as sns
+
+    def prepared(x: torch.Tensor | np.ndarray, what: str) -> np.ndarray:
+        x = _numpy(x)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"{what} must have shape (N, 2), got {x.shape}")
+        if len(x) > max_points:
+            x = x[np.random.default_rng(seed).choice(len(x), max_points, replace=False)]
+        return x
+
+    ax = _axes(ax, (5, 5))
+    sets = ([(prepared(data, "data"), labels[0], "0.55", True)] if data is not None else []) \
+        + [(prepared(samples, "samples"), labels[1], "C3", False)]
+    for x, label, color, fill in sets:
+        sns.kdeplot(x=x[:, 0], y=x[:, 1], ax=ax, levels=levels, color=color, fill=fill,
+                    alpha=0.5 if fill else 0.9, linewidths=1.0 if not fill else None, warn_singular=False)
+        ax.plot([], [], color=color, label=label)  # kdeplot's contour sets carry no legend entry
+    ax.legend(loc="upper right", frameon=False)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def distributions(values: Mapping[str, torch.Tensor | np.ndarray | Sequence[float]], *, ax: Axes | None = None,
+                  title: str | None = None, xlabel: str = "value", truth: float | None = None,
+                  kind: Literal["kde", "hist"] = "kde") -> Axes:
+    """The distribution of each named set of values (e.g. repeated gradient estimates), overlaid.
+
+    ``truth`` draws a vertical line at the exact value the estimates aim at. ``kind="kde"``
+    draws smooth densities, ``"hist"`` step histograms (better for a few dozen values).
+    """
+    import seaborn as sns
+
+    if kind not in ("kde", "hist"):
+        raise ValueError(f"kind must be 'kde' or 'hist', got {kind!r}")
+    if not values:
+        raise ValueError("values needs at least one named set")
+    ax = _axes(ax, (6, 3.5))
+    for i, (name, v) in enumerate(values.items()):
+        v = _numpy(v).ravel()
+        if kind == "kde":
+            sns.kdeplot(x=v, ax=ax, label=name, color=f"C{i}", fill=True, alpha=0.25, warn_singular=False)
+        else:
+            sns.histplot(x=v, ax=ax, label=name, color=f"C{i}", element="step", stat="density", alpha=0.25)
+    if truth is not None:
+        ax.axvline(truth, color="k", linestyle="--", linewidth=1, label="exact")
+    ax.set_xlabel(xlabel)
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def heatmap(matrix: torch.Tensor | np.ndarray, *, ax: Axes | None = None, title: str | None = None,
+            xlabel: str = "", ylabel: str = "", xticklabels: Sequence[str] | Literal["auto"] = "auto",
+            yticklabels: Sequence[str] | Literal["auto"] = "auto", annot: bool | None = None,
+            fmt: str = ".2g", cmap: str = "viridis", normalize: Literal["rows", None] = None) -> Axes:
+    """A matrix as a seaborn heatmap: code usage of a codebook, a classifier's confusion matrix.
+
+    ``normalize="rows"`` divides each row by its sum (a confusion matrix as per-class rates);
+    ``annot`` writes the values in the cells (default: when the matrix is at most 12×12).
+    """
+    import seaborn as sns
+
+    m = _numpy(matrix).astype(np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {m.shape}")
+    if normalize == "rows":
+        m = m / np.clip(m.sum(axis=1, keepdims=True), 1e-12, None)
+    elif normalize is not None:
+        raise ValueError(f"normalize must be 'rows' or None, got {normalize!r}")
+    annot = max(m.shape) <= 12 if annot is None else annot
+    ax = _axes(ax, (min(1 + 0.5 * m.shape[1], 10), min(0.8 + 0.45 * m.shape[0], 8)))
+    sns.heatmap(m, ax=ax, annot=annot, fmt=fmt, cmap=cmap, square=m.shape[0] == m.shape[1],
+                xticklabels=xticklabels, yticklabels=yticklabels, cbar_kws={"shrink": 0.8})
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def trend(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, *, ax: Axes | None = None,
+          title: str | None = None, xlabel: str = "x", ylabel: str = "y", order: int = 1,
+          logx: bool = False, label: str | None = None, seed: int = 0) -> Axes:
+    """Measured points with a fitted trend and its 95% bootstrap band (seaborn ``regplot``).
+
+    E.g. FID against 1/N (its bias is linear in 1/N): ``order`` is the polynomial degree,
+    ``logx=True`` fits y against log x. The band is seeded, so stored figures do not change.
+    """
+    import seaborn as sns
+
+    xs, ys = _numpy(np.asarray(x, dtype=float)), _numpy(np.asarray(y, dtype=float))
+    if xs.shape != ys.shape or xs.ndim != 1 or len(xs) < order + 2:
+        raise ValueError(f"x and y must be 1-D of equal length > order + 1, got {xs.shape} and {ys.shape}")
+    ax = _axes(ax, (5, 3.5))
+    sns.regplot(x=xs, y=ys, ax=ax, order=order, logx=logx, ci=95, seed=seed, label=label,
+                scatter_kws={"s": 18}, line_kws={"linewidth": 1.5}, truncate=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if label:
+        ax.legend(frameon=False)
     if title:
         ax.set_title(title)
     return ax

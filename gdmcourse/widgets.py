@@ -26,7 +26,8 @@ from ipywidgets import Dropdown, FloatLogSlider, FloatSlider, IntSlider  # noqa:
 
 
 def _live() -> bool:
-    """True inside an IPython kernel that is not marked headless (``GDM_HEADLESS=1``)."""
+    """True inside a kernel that can talk to widgets (it has a comm manager: JupyterLab's ipykernel,
+    Colab's kernel, VS Code's), unless marked headless (``GDM_HEADLESS=1``)."""
     if os.environ.get("GDM_HEADLESS") == "1":
         return False
     try:
@@ -34,7 +35,18 @@ def _live() -> bool:
     except ImportError:  # pragma: no cover
         return False
     shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+    kernel = getattr(shell, "kernel", None)  # terminal IPython and plain Python have none
+    if kernel is None:
+        return False
+    if getattr(kernel, "comm_manager", None) is not None:  # ipykernel 5-7
+        return True
+    try:  # ipykernel >= 6.15 also registers it with the `comm` package
+        import comm
+
+        manager = comm.get_comm_manager()  # the `comm` package's own default is a dummy that talks to nobody
+        return manager is not None and type(manager).__name__ != "DummyCommManager"
+    except Exception:  # noqa: BLE001 - no comm support: static figures only
+        return False
 
 
 def _label(values: Mapping[str, Any]) -> str:

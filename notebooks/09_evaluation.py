@@ -8,7 +8,7 @@
 
 # %% [markdown]
 # # 09 · Evaluating generative models: IS, FID, precision and recall, SSIM
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/notebooks/09_evaluation.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/notebooks/09_evaluation.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/gdmcourse/gdmcourse/main?labpath=notebooks%2F09_evaluation.ipynb)
 #
 # *Follows lecture 001 ("Generative Models Evaluation": IS, FID, SSIM, CLIP score), lecture 004
 # (IS, FID, improved precision and recall, the truncation trick) and lecture 003 ("BigGAN
@@ -38,8 +38,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+    # --no-deps: Colab has every package the notebooks import; keep its versions
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "https://github.com/gdmcourse/gdmcourse/releases/download/v0.1.0/gdmcourse-0.1.0-py3-none-any.whl"], check=True)
 
 import gdmcourse
 

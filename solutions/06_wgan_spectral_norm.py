@@ -8,7 +8,7 @@
 
 # %% [markdown]
 # # Exercise 06 · The critic's loss, the gradient penalty and power iteration
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/06_wgan_spectral_norm.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/06_wgan_spectral_norm.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/gdmcourse/gdmcourse/main?labpath=solutions%2F06_wgan_spectral_norm.ipynb)
 #
 # *Goes with notebook 06, lecture 003 ("Wasserstein GAN", "Spectral Normalization") and
 # lecture 004 (Kantorovich–Rubinstein duality, gradient penalty, the critic's spectral norm).*
@@ -30,8 +30,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+    # --no-deps: Colab has every package the notebooks import; keep its versions
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "https://github.com/gdmcourse/gdmcourse/releases/download/v0.1.0/gdmcourse-0.1.0-py3-none-any.whl"], check=True)
 
 import gdmcourse
 

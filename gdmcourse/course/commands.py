@@ -28,11 +28,35 @@ def list_verb(args: argparse.Namespace) -> int:
     width = max((len(f"{i.kind}/{i.name}") for i in items), default=0)
     for i in items:
         note = "" if i.stored else "  (no .ipynb yet: run it)"
-        print(f"{f'{i.kind}/{i.name}':<{width}}  {i.title or '(untitled)'}{note}")
+        print(f"{f'{i.kind}/{i.name}':<{width}}  {plain_text(i.title) or '(untitled)'}{note}")
     stale = {i.name for i in items if i.kind == "solutions"} - {i.name for i in items if i.kind == "exercises"}
     if stale:
         print(f"missing exercises for {', '.join(sorted(stale))}: run `{PROG} exercises build`")
     return 0
+
+
+# LaTeX commands the course's titles use, as the characters a terminal can show.
+_LATEX = {r"\min": "min", r"\max": "max", r"\alpha": "α", r"\beta": "β", r"\theta": "θ", r"\phi": "φ",
+          r"\varphi": "φ", r"\mu": "μ", r"\sigma": "σ", r"\tau": "τ", r"\epsilon": "ε", r"\nabla": "∇",
+          r"\mathbb E": "E", r"\log": "log", r"\to": "→", r"\times": "×", r"\le": "≤", r"\ge": "≥"}
+
+
+def plain_text(markdown: str) -> str:
+    """A heading as plain terminal text: math without ``$`` and LaTeX commands, no emphasis or code marks."""
+    import re
+
+    def math(m: re.Match) -> str:
+        text = m.group(1)
+        for command in sorted(_LATEX, key=len, reverse=True):
+            text = re.sub(re.escape(command) + r"(?![A-Za-z])", _LATEX[command], text)
+        text = re.sub(r"\\(?:mathcal|mathrm|mathbf|mathbb|operatorname|text)\s*", "", text)  # fonts: the letter
+        text = re.sub(r"\\([A-Za-z]+)", r"\1", text)  # any other command: its name
+        text = re.sub(r"[{}]", "", text)
+        return re.sub(r"\s+", " ", text).strip()
+
+    text = re.sub(r"\$\$?(.+?)\$\$?", math, markdown)
+    text = re.sub(r"(\*\*|__|\*|`)(.+?)\1", r"\2", text)
+    return text
 
 
 def run_verb(args: argparse.Namespace) -> int:
@@ -78,8 +102,9 @@ def exercises_verb(args: argparse.Namespace) -> int:
     return 0
 
 
-def dependencies() -> tuple[list[str], list[str]]:
-    """The installed package's dependencies by distribution name: (required, the ``dev`` extra's), from its metadata.
+def dependencies() -> dict[str, list[str]]:
+    """The installed package's dependencies by distribution name, from its metadata:
+    ``{"required": [...], "lab": [...], "dev": [...]}`` (one key per extra).
 
     Raises:
         importlib.metadata.PackageNotFoundError: gdmcourse is not installed.
@@ -87,40 +112,55 @@ def dependencies() -> tuple[list[str], list[str]]:
     import re
     from importlib import metadata
 
-    required, dev = [], []
+    groups: dict[str, list[str]] = {"required": []}
     for requirement in metadata.requires("gdmcourse") or []:
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)
         marker = requirement.partition(";")[2]
+        extra = re.search(r"extra\s*==\s*[\"']([\w-]+)[\"']", marker)
         if not marker:
-            required.append(name)
-        elif re.search(r"extra\s*==\s*[\"']dev[\"']", marker):
-            dev.append(name)
-    return required, dev
+            groups["required"].append(name)
+        elif extra:
+            groups.setdefault(extra.group(1), []).append(name)
+    return groups
 
 
 def doctor_verb(args: argparse.Namespace) -> int:
+    """Report what the course needs; exit status 1 when anything required is missing or damaged.
+
+    Missing extras (``[lab]``: JupyterLab; ``[dev]``: the test tools) and the absence of a course
+    folder (a wheel installed on Colab) are notes, not failures.
+    """
     from importlib import metadata
+
+    problems = []
 
     def line(ok: bool | None, what: str, detail: str, fix: str = "") -> None:
         tag = {True: "OK     ", False: "MISSING", None: "NOTE   "}[ok]
+        if ok is False:
+            problems.append(what)
         print(f"{tag} {what:<16} {detail}" + (f"\n        {'':<16} fix: {fix}" if fix else ""))
 
-    install = f"{sys.executable} -m pip install -e '.[dev]'"
+    install = f"{sys.executable} -m pip install -e '.[lab,dev]'"
     print(f"python {platform.python_version()} at {sys.executable} ({platform.platform()})")
     line(sys.version_info >= (3, 10), "python", platform.python_version(),
          "" if sys.version_info >= (3, 10) else "the course needs Python >= 3.10")
     try:
         line(True, "gdmcourse", metadata.version("gdmcourse"))
-        required, optional = dependencies()
+        groups = dependencies()
     except metadata.PackageNotFoundError:
         line(False, "gdmcourse", "not installed (its dependency list comes from the installed metadata)", install)
-        required, optional = [], []
-    for dist in required + optional:
-        try:
-            line(True, dist, metadata.version(dist))
-        except metadata.PackageNotFoundError:
-            extra = dist not in required
-            line(False, dist, "not installed" + (" (needed only for the tests)" if extra else ""), install)
+        groups = {}
+    purpose = {"lab": "JupyterLab and the course tools (make lab)", "dev": "the tests"}
+    for group, dists in groups.items():
+        for dist in dists:
+            try:
+                line(True, dist, metadata.version(dist))
+            except metadata.PackageNotFoundError:
+                if group == "required":
+                    line(False, dist, "not installed", install)
+                else:
+                    line(None, dist, f"not installed: needed only for {purpose.get(group, group)} "
+                                     f"(extra [{group}])")
 
     # The kernel JupyterLab starts must be this environment's interpreter.
     try:
@@ -164,12 +204,11 @@ def doctor_verb(args: argparse.Namespace) -> int:
     else:
         for name in ("mnist", "fashion-mnist"):
             try:
-                status = data.dataset_status(name)
+                status = data.dataset_status(name, verify=True)  # MD5 of every file: ~0.3 s
             except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
                 line(False, name, f"cannot check ({type(e).__name__}: {e})")
                 continue
-            good = status.state in ("verified", "present")
-            line(good, name, f"{status.state}: {status.detail}", getattr(status, "fix", "") or "")
+            line(status.state == "verified", name, f"{status.state}: {status.detail}", status.fix)
 
     try:
         root = course_root()
@@ -186,19 +225,43 @@ def doctor_verb(args: argparse.Namespace) -> int:
             line(False, "jupytext.toml", "absent: JupyterLab will not keep the .py/.ipynb pairs in sync",
                  "restore it from git")
     except CourseError as e:
-        line(None, "course", str(e))
+        line(None, "course", str(e) + " (fine for an installed wheel, e.g. on Colab)")
+    if problems:
+        print(f"\n{len(problems)} problem(s): {', '.join(problems)}")
+        return 1
     return 0
 
 
 def data_verb(args: argparse.Namespace) -> int:
     from .. import data
 
-    try:
-        folder = data.fetch(args.name, source_dir=args.source_dir, progress=not args.no_progress)
-    except data.DataError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
+    names = list(data.CHECKSUMS) if "all" in args.names else list(dict.fromkeys(args.names))
+    if args.source_dir is not None and len(names) > 1:
+        raise CourseError("--from DIR takes one data set's four files: name one set (mnist or fashion-mnist)")
+    status = 0
+    for name in names:
+        try:
+            folder = data.fetch(name, source_dir=args.source_dir, progress=not args.no_progress, apt=args.apt)
+        except data.DataError as e:
+            print(f"{PROG}: {e}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{name}: verified files in {folder}")
+    return status
+
+
+def colab_verb(args: argparse.Namespace) -> int:
+    from . import colab
+
+    root = course_root()
+    changed = colab.sync(root, check=args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'rewrote'}: {_shown(path, root)}")
+    if args.check and changed:
+        print(f"run `{PROG} colab sync` to rewrite them")
         return 1
-    print(f"{args.name}: verified files in {folder}")
+    print(f"{len(changed)} file(s) {'out of date' if args.check else 'rewritten'}; Colab installs "
+          f"{colab.wheel_url(colab.repository(root), colab._version())}")
     return 0
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .notebooks import REPOSITORY, CourseError, _content_hash, _keep, _stable_ids, read_py, write_notebook
+from .notebooks import CourseError, _content_hash, _keep, _stable_ids, read_py, write_notebook
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -108,9 +108,9 @@ def exercise_from_solution(nb: NotebookNode, *, source_name: str | None = None) 
         elif cell.cell_type == "markdown":
             blocks = _solution_blocks(lines, MD_BEGIN, MD_END, where)
             new = _replace_blocks(lines, blocks, lambda indent: indent + MD_PLACEHOLDER)
-            # the "Open in Colab" link points at the exercise, not at its solution
-            new_cell = nbformat.v4.new_markdown_cell("\n".join(new).replace(f"/{REPOSITORY}/blob/main/solutions/",
-                                                                           f"/{REPOSITORY}/blob/main/exercises/"))
+            # the Colab and Binder badges (gdmcourse.course.colab) open the exercise, not its solution
+            new_cell = nbformat.v4.new_markdown_cell("\n".join(new).replace("/blob/main/solutions/", "/blob/main/exercises/")
+                                                     .replace("?labpath=solutions%2F", "?labpath=exercises%2F"))
         else:
             if "BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source:
                 raise MarkerError(f"{where}: solution markers in a {cell.cell_type} cell")

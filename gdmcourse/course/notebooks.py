@@ -45,7 +45,6 @@ NOTEBOOK_METADATA_FILTER = "kernelspec,-all"
 # GDM_HEADLESS=1: explorers draw their static strip only, no live widget (gdmcourse.widgets).
 RUN_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
            "GDM_PROFILE": "quick", "GDM_DEVICE": "cpu", "GDM_HEADLESS": "1"}
-REPOSITORY = "gdmcourse/gdmcourse"  # on GitHub: the Colab links and the Colab set-up cell install from here
 KERNEL_NAME = "python3"
 DEFAULT_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
 DEFAULT_TIMEOUT = 600  # seconds per cell
@@ -296,7 +295,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def clean_executed(nb: NotebookNode) -> NotebookNode:
-    """Strip what changes from run to run: widget state, timings, interpreter version, widget views.
+    """Strip what changes from run to run: widget state, timings, interpreter version, widget views,
+    and how printed text happened to be split into stream messages.
 
     Keeps the kernelspec, ``language_info`` without its version, the cells' tags, outputs and
     execution counts. Widget views are dropped from outputs (their state is not stored, so they
@@ -313,4 +313,23 @@ def clean_executed(nb: NotebookNode) -> NotebookNode:
             data = out.get("data")
             if data and WIDGET_VIEW in data and len(data) > 1:
                 del data[WIDGET_VIEW]
+        if "outputs" in cell:
+            cell.outputs = _merge_streams(cell.outputs)
     return nb
+
+
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same name (stdout, stderr) into one.
+
+    How a kernel splits printed text into messages depends on timing; merged, the same text
+    is stored the same way on every run (nbval merges them too before comparing).
+    """
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == out.get("name")):
+            last["text"] = "".join(last["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
