@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple, get_args
+from typing import NamedTuple, get_args
 
 import torch
 
+from . import data, nets, train
+from .train import History
 from .types import VarianceName
-
-if TYPE_CHECKING:
-    from .train import History
 
 __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "extract", "PosteriorMoments", "ReverseMoments",
            "Trajectory", "DiffusionSchedule", "train_ddpm", "to_model_range", "to_image_range", "toy_schedule",
@@ -424,8 +423,6 @@ def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.
         ValueError: non-positive ``steps`` or ``batch_size``, non-finite data.
         FloatingPointError: the loss became NaN or infinite (the message names the step).
     """
-    from . import train
-
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
     if not torch.isfinite(data).all():
@@ -471,8 +468,6 @@ def train_toy(name: str = "swissroll", *, steps: int = 8000, seed: int = 0, devi
         and the data scale (sample, then multiply by ``scale``); it unpacks as
         ``model, schedule, history, scale = train_toy(...)``.
     """
-    from . import data, nets
-
     x = data.toy2d(name, 20_000, seed=seed)
     scale = float(x.std())
     torch.manual_seed(seed)

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import runtime, train
+from .nets import MLP
+from .train import History, Objective
 from .types import GANLossName
-
-if TYPE_CHECKING:
-    from .train import History, Objective
 
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
@@ -312,8 +312,6 @@ def gan_objectives(G: nn.Module, D: nn.Module, loss: GANLoss, opt_g: torch.optim
        then the loss's constraint (``clip``), after every update.
     2. Generator: :math:`L_G(D(G(z)))`, recorded as ``"g_loss"`` (the discriminator's as ``"d_loss"``).
     """
-    from .train import Objective
-
     def d_loss(batch: tuple) -> torch.Tensor:
         real, y, z, y_fake = batch
         with torch.no_grad():
@@ -381,8 +379,6 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
             non-finite data, non-positive ``steps``/``n_critic``.
         FloatingPointError: a loss became NaN or infinite (the message names the step).
     """
-    from . import runtime, train
-
     loss = _resolve(loss)
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
@@ -454,8 +450,6 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
 
 def toy_generator(latent_dim: int = 2, hidden: Sequence[int] = (128, 128, 128), out_dim: int = 2) -> nn.Module:
     """An MLP generator for 2-D toy data: noise ``(B, latent_dim)`` → points ``(B, out_dim)`` (ReLU)."""
-    from .nets import MLP
-
     net = MLP(latent_dim, out_dim, hidden)
     net.latent_dim = latent_dim
     return net
@@ -467,8 +461,6 @@ def toy_discriminator(hidden: Sequence[int] = (128, 128, 128), in_dim: int = 2,
 
     ``spectral_norm``: wrap every ``Linear`` in ``torch.nn.utils.parametrizations.spectral_norm``.
     """
-    from .nets import MLP
-
     net = MLP(in_dim, (), hidden, activation=nn.LeakyReLU)
     if spectral_norm:
         for module in net.modules():

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import nets, runtime, weights
 from .types import DownloadableName
 
 __all__ = ["frechet_distance", "fid", "InceptionScore", "inception_score", "PrecisionRecall", "precision_recall",
@@ -362,8 +363,6 @@ def feature_extractor(dataset: DownloadableName, device: torch.device | str | No
     Raises:
         ValueError: ``dataset`` is not ``"mnist"`` or ``"fashion-mnist"``.
     """
-    from . import nets, runtime, weights
-
     if dataset not in ("mnist", "fashion-mnist"):
         raise ValueError(f"no feature network for {dataset!r}; choose 'mnist' or 'fashion-mnist'")
     model = nets.SmallCNN()

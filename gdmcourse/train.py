@@ -36,7 +36,6 @@ import torch
 from torch import nn
 
 from .types import LRScheduleName
-from tqdm.auto import tqdm
 
 Batch = tuple[torch.Tensor, ...]
 Output = "torch.Tensor | dict[str, torch.Tensor]"
@@ -333,6 +332,8 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
     history = History(ema=copy.deepcopy(model).eval().requires_grad_(False) if ema_decay is not None else None)
     model.train()
     start = time.perf_counter()
+    from tqdm.auto import tqdm  # here, not at the top: tqdm.auto imports the notebook stack (~0.3 s)
+
     with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar:
         for step in range(1, total + 1):
             metrics: dict[str, float] = {}

@@ -15,16 +15,15 @@ average of the encoder outputs assigned to each code (and only the commitment te
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import train
+from .train import History
 from .types import MaskType
-
-if TYPE_CHECKING:
-    from .train import History
 
 __all__ = ["nearest_codes", "Quantized", "VectorQuantizer", "VQVAEOutput", "codebook_perplexity", "dead_codes",
            "reset_dead_codes", "VQVAE", "CodebookMonitor", "train_vqvae", "MaskedConv2d", "PixelCNNPrior",
@@ -325,8 +324,6 @@ def train_vqvae(model: VQVAE, data: torch.Tensor, *, steps: int, batch_size: int
         ValueError: non-positive ``steps``, ``batch_size`` or ``log_every``; non-finite data.
         FloatingPointError: the loss became NaN or infinite (the message names the step).
     """
-    from . import train
-
     if steps < 1 or batch_size < 1 or log_every < 1:
         raise ValueError(f"steps, batch_size and log_every must be positive, got {steps}, {batch_size}, {log_every}")
     if not torch.isfinite(data).all():
@@ -431,8 +428,6 @@ def train_prior(prior: PixelCNNPrior, codes: torch.Tensor, *, steps: int, batch_
     Raises:
         FloatingPointError: the NLL became NaN or infinite (the message names the step).
     """
-    from . import train
-
     device = torch.device(device) if device is not None else next(prior.parameters()).device
     prior.to(device).train()
     history = train.fit(prior, lambda model, batch: model.nll(batch[0]), codes, steps=steps, batch_size=batch_size,
