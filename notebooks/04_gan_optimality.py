@@ -223,10 +223,26 @@ plt.show()
 
 # %% [markdown]
 # The two routes agree to rounding error. No Gaussian $\mathcal N(\mu, 1)$ reaches
-# $-\log 4$ (the data has two bumps); the best single Gaussian sits between the bumps,
-# slightly towards the heavier-tailed right one. Note also how flat $C$ gets far away: when
-# the supports barely overlap, JSD is stuck near $\log 2$ (notebook 06 makes this the
-# starting point of Wasserstein GANs).
+# $-\log 4$ (the data has two bumps). $C$ has a local minimum on *each* bump and a local
+# maximum between them: the global minimum sits on the right bump ($\mu \approx 1.2$,
+# whose width 0.8 is closer to the generator's 1 than the left bump's 0.5), the other one on
+# the left bump ($\mu \approx -1.4$). A generator that moves its mean by gradient descent on
+# $C$ settles on whichever bump it starts nearer to and has to climb over the ridge to reach
+# the better one: one bump covered, one missed, a first glimpse of mode collapse (notebook
+# 05). Far from both bumps $C$ climbs back towards 0, the value for disjoint supports
+# ($\mathrm{JSD} = \log 2$; notebook 06 makes this the starting point of Wasserstein GANs).
+
+# %%
+inner = range(1, len(mus) - 1)
+minima = [mus[i].item() for i in inner if via_jsd[i] < via_jsd[i - 1] and via_jsd[i] < via_jsd[i + 1]]
+maxima = [mus[i].item() for i in inner if via_jsd[i] > via_jsd[i - 1] and via_jsd[i] > via_jsd[i + 1]]
+best = mus[via_jsd.argmin()].item()
+print(f"local minima of C at mu = {[round(m, 1) for m in minima]}, the global one at {best:.1f}; "
+      f"local maximum at {[round(m, 1) for m in maxima]}")
+assert len(minima) == 2 and len(maxima) == 1 and minima[0] < maxima[0] < minima[1]
+assert abs(minima[0] - (-1.4)) <= 0.2 and abs(best - 1.2) <= 0.2 and best == minima[1]  # the right bump wins
+assert (np.diff(via_jsd[:mus.tolist().index(minima[0]) + 1]) < 0).all()  # left of the left bump: C falls towards it
+assert via_jsd.min() > -math.log(4) + 0.3 and max(via_jsd[0], via_jsd[-1]) > -0.4  # far away: near 0, not -log 4
 #
 # ## Saturation: why nobody trains $G$ on $\log(1 - D(G(z)))$
 #

@@ -150,7 +150,10 @@ plt.show()
 # - **extragradient** (Korpelevich 1976): take a trial simultaneous step to $(\tilde x, \tilde y)$,
 #   then step *from the original point* with the gradient found at the trial point. On $xy$,
 #   $M = \begin{bmatrix} 1 - \alpha^2 & -\alpha \\ \alpha & 1 - \alpha^2 \end{bmatrix}$, a
-#   rotation times $\sqrt{(1-\alpha^2)^2 + \alpha^2} = \sqrt{1 - \alpha^2 + \alpha^4} < 1$;
+#   rotation times $\sqrt{(1-\alpha^2)^2 + \alpha^2} = \sqrt{1 - \alpha^2 + \alpha^4}$, which
+#   is below 1 exactly when $0 < \alpha < 1$ ($\alpha^4 < \alpha^2$): it converges for those
+#   step sizes, circles for ever at $\alpha = 1$ (the explorer's largest step) and diverges
+#   beyond;
 # - **optimistic gradient descent** (Daskalakis et al. 2018, used for GANs): no extra
 #   gradient, but it extrapolates with the previous one,
 #   $x_{n+1} = x_n - 2\alpha\nabla_x f(z_n) + \alpha\nabla_x f(z_{n-1})$ (and the mirror image for $y$).
@@ -181,6 +184,9 @@ for name, n in norms.items():
 print(f"alternating: ‖z‖ stays within [{alt.min().item():.3f}, {alt.max().item():.3f}] "
       f"(eigenvalues of M have modulus {abs(np.linalg.eigvals([[1, -lr], [lr, 1 - lr**2]])).max():.6f})")
 print(f"extragradient: ‖z‖ shrinks by {mm.extragradient_factor(lr):.6f} per step, as derived")
+# extragradient converges only for 0 < α < 1: factor 1 at α = 1, above 1 beyond
+assert all(mm.extragradient_factor(a) < 1 for a in (0.01, 0.5, 0.99)) and mm.extragradient_factor(1.0) == 1.0
+assert mm.extragradient_factor(1.2) > 1
 
 
 # %% [markdown]

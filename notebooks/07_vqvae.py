@@ -296,7 +296,7 @@ plt.show()
 # | model | code grid | decoder trained with | prior over codes |
 # |---|---|---|---|
 # | VQ-VAE (van den Oord et al. 2017) | one grid, e.g. 32×32 for 128×128 images, K = 512 | reconstruction (MSE) | PixelCNN |
-# | VQ-VAE-2 (Razavi et al. 2019) | a hierarchy: 32×32 bottom, 64×64 top for 256×256 images | reconstruction | PixelCNN with self-attention per level, the lower conditioned on the upper |
+# | VQ-VAE-2 (Razavi et al. 2019) | a hierarchy: 64×64 bottom, 32×32 top for 256×256 images | reconstruction | PixelCNN with self-attention per level, the lower conditioned on the upper |
 # | VQGAN (Esser et al. 2021) | 16×16, K = 1024 | reconstruction + perceptual loss + patch **GAN** discriminator | **transformer** (GPT-style) over the raster sequence |
 # | DALL-E (Ramesh et al. 2021) | 32×32, K = 8192 (dVAE, Gumbel-softmax relaxation instead of straight-through) | reconstruction | transformer over **text tokens followed by image tokens** |
 #
