@@ -63,8 +63,8 @@ def tensor(x: torch.Tensor | np.ndarray | Sequence | float, name: str, *, rank: 
     want = f" {expected}" if expected else ""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank) if rank is not None else None
     if (ranks is not None and x.dim() not in ranks) or x.dim() < min_rank:
-        allowed = (" or ".join(map(str, ranks)) if ranks is not None else f"at least {min_rank}")
-        raise ValueError(f"{name} must have {allowed} dimensions{want}, got {_shape(x)}")
+        allowed = (" or ".join(f"{r}-D" for r in ranks) if ranks is not None else f"at least {min_rank}-D")
+        raise ValueError(f"{name} must be {allowed}{want}, got {_shape(x)}")
     if nonempty and x.numel() == 0:
         raise ValueError(f"{name} is empty ({_shape(x)}); expected at least one element{want}")
     if floating and not x.is_floating_point():
