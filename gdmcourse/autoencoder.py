@@ -98,6 +98,9 @@ class Autoencoder(nn.Module):
             ValueError: ``x`` has no batch dim, contains NaN or ±inf, or lies on another device than the weights.
         """
         x = validate.tensor(x, "x", min_rank=2, expected="(B, *input_shape)", nonempty=False, floating=True)
+        in_shape = getattr(self.encoder, "in_shape", None)  # an MLP encoder's; conv encoders check their own
+        if in_shape is not None and tuple(x.shape[1:]) != tuple(in_shape):
+            raise ValueError(f"expected inputs of shape (B, {', '.join(map(str, in_shape))}), got {tuple(x.shape)}")
         for w in self.parameters():
             validate.same_device(("x", x), expected=w.device)
             break
@@ -171,7 +174,7 @@ def pca(x: torch.Tensor, k: int) -> PCA:
     Raises:
         ValueError: ``x`` is not ``(N, ...)`` or contains NaN or ±inf, or ``k`` is not between 1 and ``min(N, D)``.
     """
-    x = validate.tensor(x, "x", min_rank=2, expected="(N, ...)", nonempty=False)
+    x = validate.tensor(x, "x", min_rank=2, expected="(N, ...)")
     flat = x.reshape(len(x), -1).double()
     if not 1 <= k <= min(flat.shape):
         raise ValueError(f"k must be between 1 and {min(flat.shape)}, got {k}")

@@ -250,7 +250,7 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> M
         raise ValueError(f"samples (N, D) and centers (K, D) must share D; got {tuple(samples.shape)} "
                          f"and {tuple(centers.shape)}")
     if len(samples) == 0:
-        raise ValueError("no samples")
+        raise ValueError(f"samples is empty (shape {tuple(samples.shape)}); expected at least one sample (N, D)")
     if not std > 0:
         raise ValueError(f"std must be positive, got {std}")
     samples = samples.detach().to("cpu", torch.float64)

@@ -281,11 +281,11 @@ class CVAE(VAE):
         device = next(self.parameters()).device
         if isinstance(y, int):
             y = torch.full((n or 1,), y, dtype=torch.long)
-        y = torch.as_tensor(y, dtype=torch.long)
-        if y.dim() != 1 or (n is not None and len(y) != n):
-            raise ValueError(f"labels must be a 1-D integer tensor{f' of length {n}' if n else ''}, got shape {tuple(y.shape)}")
-        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        y = validate.indices(y, "labels y", self.num_classes, rank=1, expected=f"({n if n is not None else 'B'},) integers",
+                             nonempty=False)
+        if n is not None and len(y) != n:
+            raise ValueError(f"labels must be a 1-D integer tensor of length {n}, got shape {tuple(y.shape)}")
+        y = y.long()
         return F.one_hot(y, self.num_classes).float().to(device)
 
     def _encoder_input(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:

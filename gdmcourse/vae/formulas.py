@@ -143,7 +143,7 @@ def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """
     log_w = validate.tensor(log_w, "log_w", min_rank=1, nonempty=False, finite=False)
     if log_w.shape[dim] == 0:
-        raise ValueError(f"log_w has no entries along dim {dim} (shape {tuple(log_w.shape)}); a mean needs at least one")
+        raise ValueError(f"log_w is empty along dim {dim} (shape {tuple(log_w.shape)}); a mean needs at least one entry")
     if validate.has_values(log_w) and (torch.isnan(log_w).any() or (log_w == math.inf).any()):
         raise ValueError("log_w contains NaN or +inf; expected log weights in [-inf, inf)")
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
