@@ -146,7 +146,9 @@ def gradient_norm(critic: nn.Module, x: torch.Tensor, create_graph: bool = False
     r"""Per-example norm of the critic's input gradient, :math:`\|\nabla_x f(x)\|_2`, shape ``(B,)``.
 
     ``create_graph=True`` keeps the graph so the norm itself can be differentiated (the
-    gradient penalty needs that to reach the critic's weights).
+    gradient penalty needs that to reach the critic's weights). The critic runs as it is: in
+    training mode a spectral-normalized layer makes its power-iteration step, as in any forward
+    pass; put the critic in eval mode to measure it without changing it.
 
     Raises:
         ValueError: ``x`` has no batch dim, or contains NaN or ±inf.
@@ -331,7 +333,14 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
                         "by hand (a residual block x + g(x): 1 + the bound of g) or write the network as an "
                         "nn.Sequential chain.")
 
-    return bound(model, "")
+    # read the weights in eval mode: a spectral-normalized layer in training mode makes a power-iteration
+    # step (and updates its u, v buffers) whenever its weight is read; a diagnostic must not move them
+    was_training = model.training
+    model.eval()
+    try:
+        return bound(model, "")
+    finally:
+        model.train(was_training)
 
 
 # ------------------------------------------------------------------ the losses for train_gan
