@@ -75,8 +75,8 @@ def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.
     """
     p, q = _as_tensor(p_data, "p_data"), _as_tensor(p_model, "p_model")
     validate.same_device(("p_data", p), ("p_model", q))
-    if (p < 0).any() or (q < 0).any():
-        raise ValueError("densities must be non-negative")
+    if validate.has_values(p) and validate.has_values(q) and ((p < 0).any() or (q < 0).any()):
+        raise ValueError(f"densities must be non-negative, got values down to {min(p.min(), q.min()).item():.4g}")
     total = p + q
     return torch.where(total > 0, p / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
 
@@ -85,8 +85,10 @@ def _discrete(p: torch.Tensor | float, name: str) -> torch.Tensor:
     t = _as_tensor(p, name)
     if t.dim() == 0:
         raise ValueError(f"{name} must be a probability vector (last dim = outcomes), got a scalar")
+    if not validate.has_values(t):
+        return t
     if (t < 0).any():
-        raise ValueError(f"{name} has negative entries")
+        raise ValueError(f"{name} has negative entries (down to {t.min().item():.4g}); expected probabilities")
     sums = t.sum(-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
         raise ValueError(f"{name} must sum to 1 over its last dim (got sums {sums.flatten()[:4].tolist()}); "

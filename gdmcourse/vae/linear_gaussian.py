@@ -70,9 +70,9 @@ class LinearGaussianModel:
 
     def _q(self, q_mu: torch.Tensor, q_logvar: torch.Tensor, batch: int) -> None:
         for name, t in (("q_mu", q_mu), ("q_logvar", q_logvar)):
-            validate.tensor(t, name, rank=2, expected=f"({batch}, {self.d})", nonempty=False)
-            if tuple(t.shape) != (batch, self.d):
-                raise ValueError(f"{name} must be ({batch}, {self.d}), got shape {tuple(t.shape)}")
+            validate.tensor(t, name, rank=(1, 2), expected=f"({batch}, {self.d})", nonempty=False)
+            if t.shape[-1] != self.d or (t.dim() == 2 and t.shape[0] not in (1, batch)):
+                raise ValueError(f"{name} must be ({batch}, {self.d}) (or broadcast to it), got shape {tuple(t.shape)}")
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p(x) = \log\mathcal N(x; b, C)`, :math:`C = WW^\top + \sigma^2 I`, per row of ``x`` ``(B, D)``; nats ``(B,)``."""
