@@ -21,12 +21,14 @@ What this module holds:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from . import validate
 from .nets import MLP, ConvDecoder, ConvEncoder
 
 
@@ -44,8 +46,12 @@ def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         the learning rate independent of the batch size.
 
     Raises:
-        ValueError: ``x_hat`` and ``x`` differ in shape.
+        ValueError: ``x_hat`` and ``x`` differ in shape or device, are not ``(B, ...)`` with at
+            least one example, or contain NaN or ±inf.
     """
+    x_hat = validate.tensor(x_hat, "x_hat", min_rank=2, expected="(B, ...)")
+    x = validate.tensor(x, "x", min_rank=2, expected="(B, ...)")
+    validate.same_device(("x_hat", x_hat), ("x", x))
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
     return (x_hat - x).pow(2).flatten(1).sum(dim=1).mean()
@@ -64,10 +70,12 @@ def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None
             device sees the same noise).
 
     Raises:
-        ValueError: ``noise_std`` is negative.
+        ValueError: ``noise_std`` is negative or not finite, or ``x`` has a value outside [0, 1]
+            (0..255 or [−1, 1] images would be clamped into nonsense), NaN or ±inf.
     """
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
+    if not (math.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"noise_std must be a non-negative number, got {noise_std}")
+    x = validate.images(x, "x", rank=None, expected="(...) with pixels in [0, 1]", nonempty=False)
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     return (x + noise_std * eps).clamp(0.0, 1.0)
 
@@ -84,6 +92,18 @@ class Autoencoder(nn.Module):
         self.encoder, self.decoder, self.latent_dim = encoder, decoder, latent_dim
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes ``(B, latent_dim)`` of inputs ``(B, *input_shape)``.
+
+        Raises:
+            ValueError: ``x`` has no batch dim, contains NaN or ±inf, or lies on another device than the weights.
+        """
+        x = validate.tensor(x, "x", min_rank=2, expected="(B, *input_shape)", nonempty=False, floating=True)
+        in_shape = getattr(self.encoder, "in_shape", None)  # an MLP encoder's; conv encoders check their own
+        if in_shape is not None and tuple(x.shape[1:]) != tuple(in_shape):
+            raise ValueError(f"expected inputs of shape (B, {', '.join(map(str, in_shape))}), got {tuple(x.shape)}")
+        for w in self.parameters():
+            validate.same_device(("x", x), expected=w.device)
+            break
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -92,6 +112,7 @@ class Autoencoder(nn.Module):
         Raises:
             ValueError: the last dim of ``z`` is not ``latent_dim``.
         """
+        z = validate.tensor(z, "z", min_rank=2, expected=f"(B, {self.latent_dim})", nonempty=False, floating=True)
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"codes must have {self.latent_dim} entries in the last dim, got shape {tuple(z.shape)}")
         return self.decoder(z)
@@ -151,8 +172,9 @@ def pca(x: torch.Tensor, k: int) -> PCA:
     Returns:
         :class:`PCA` ``(mean (D,), components (k, D) with orthonormal rows, variances (k,))``.
     Raises:
-        ValueError: ``k`` is not between 1 and ``min(N, D)``.
+        ValueError: ``x`` is not ``(N, ...)`` or contains NaN or ±inf, or ``k`` is not between 1 and ``min(N, D)``.
     """
+    x = validate.tensor(x, "x", min_rank=2, expected="(N, ...)")
     flat = x.reshape(len(x), -1).double()
     if not 1 <= k <= min(flat.shape):
         raise ValueError(f"k must be between 1 and {min(flat.shape)}, got {k}")
@@ -165,7 +187,12 @@ def pca(x: torch.Tensor, k: int) -> PCA:
 
 @torch.no_grad()
 def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Codes of ``x`` (any length) in eval mode, computed in batches on the model's device; returned on the CPU."""
+    """Codes of ``x`` (any length, also 0) in eval mode, computed in batches on the model's device; returned on the CPU.
+
+    Raises:
+        ValueError: as :meth:`Autoencoder.encode` (``x`` without a batch dim, NaN or ±inf).
+    """
+    validate.positive_int(batch_size, "batch_size")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -175,7 +202,20 @@ def encode(model: Autoencoder, x: torch.Tensor, batch_size: int = 1000) -> torch
 
 
 def psnr(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    r"""Peak signal-to-noise ratio per example in dB: :math:`10 \log_{10}(R^2 / \mathrm{MSE})`."""
+    r"""Peak signal-to-noise ratio per example in dB: :math:`10 \log_{10}(R^2 / \mathrm{MSE})`, shape ``(B,)``.
+
+    ``x_hat`` and ``x`` are ``(B, ...)`` images with pixels in ``[0, data_range]`` ([0, 1] by default).
+
+    Raises:
+        ValueError: the two differ in shape or device, are not ``(B, ...)``, or have a pixel outside
+            ``[0, data_range]`` (0..255 images need ``data_range=255``), NaN or ±inf.
+    """
+    x_hat = validate.images(x_hat, "x_hat", data_range=data_range, rank=None, expected="(B, ...)", nonempty=False)
+    x = validate.images(x, "x", data_range=data_range, rank=None, expected="(B, ...)", nonempty=False)
+    validate.tensor(x, "x", min_rank=2, expected="(B, ...)", nonempty=False)
+    validate.same_device(("x_hat", x_hat), ("x", x))
+    if x_hat.shape != x.shape:
+        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
     mse = (x_hat - x).pow(2).flatten(1).mean(dim=1)
     return 10 * torch.log10(data_range**2 / mse.clamp_min(1e-12))
 

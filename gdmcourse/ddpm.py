@@ -29,7 +29,7 @@ from typing import NamedTuple, get_args
 
 import torch
 
-from . import data, nets, train
+from . import data, nets, train, validate
 from .train import History
 from .types import VarianceName
 
@@ -88,12 +88,15 @@ def extract(values: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> tor
     Returns:
         ``values[t]`` in ``x``'s dtype on ``x``'s device, shape ``(len(t), 1, ..., 1)``.
     Raises:
-        ValueError: ``values`` is not 1-D, or an index in ``t`` lies outside ``0..len(values) - 1``.
+        ValueError: ``values`` is not a non-empty 1-D table, ``t`` is not integers (or is more than
+            1-D), or an index in ``t`` lies outside ``0..len(values) - 1``.
     """
-    if values.dim() != 1:
-        raise ValueError(f"values must be a 1-D table indexed by step, got shape {tuple(values.shape)}")
-    t = torch.as_tensor(t, device="cpu").long().reshape(-1)
-    if (t < 0).any() or (t >= len(values)).any():
+    values = validate.tensor(values, "values", rank=1, expected="(T,)", finite=False)
+    t = validate.tensor(t, "t", rank=(0, 1), expected="(B,) step indices", nonempty=False, integer=True)
+    if not validate.has_values(t):
+        return torch.empty(t.numel() if t.dim() else 1, *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+    t = t.to("cpu").long().reshape(-1)
+    if len(t) and ((t < 0).any() or (t >= len(values)).any()):
         raise ValueError(f"timestep indices must lie in 0..{len(values) - 1} (index t is step t + 1), "
                          f"got {t.min().item()}..{t.max().item()}")
     out = values.cpu()[t].to(device=x.device, dtype=x.dtype)
@@ -187,8 +190,12 @@ class DiffusionSchedule:
         ``x0``, ``noise``: ``(B, ...)``; ``t``: ``(B,)`` indices or one int.
 
         Raises:
-            ValueError: ``noise`` does not have ``x0``'s shape, or an index in ``t`` lies outside ``0..T-1``.
+            ValueError: ``noise`` does not have ``x0``'s shape or device, either contains NaN or ±inf,
+                or an index in ``t`` lies outside ``0..T-1``.
         """
+        x0 = validate.tensor(x0, "x0", min_rank=1, expected="(B, ...)", nonempty=False)
+        noise = validate.tensor(noise, "noise", min_rank=1, expected="(B, ...)", nonempty=False)
+        validate.same_device(("x0", x0), ("noise", noise))
         if noise.shape != x0.shape:
             raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
         sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, x0)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
@@ -206,8 +213,12 @@ class DiffusionSchedule:
         (DDPM, eqs. 6–7). Returns :class:`PosteriorMoments` ``(mean, variance, log_variance)``.
 
         Raises:
-            ValueError: an index in ``t`` lies outside ``0..T-1``.
+            ValueError: an index in ``t`` lies outside ``0..T-1``, ``x0`` and ``xt`` differ in device,
+                or contain NaN or ±inf.
         """
+        x0 = validate.tensor(x0, "x0", min_rank=1, expected="(B, ...)", nonempty=False)
+        xt = validate.tensor(xt, "xt", min_rank=1, expected="(B, ...)", nonempty=False)
+        validate.same_device(("x0", x0), ("xt", xt))
         coef_x0 = extract(self.posterior_mean_coef_x0, t, xt)
         coef_xt = extract(self.posterior_mean_coef_xt, t, xt)
         # μ̃_t = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t) · x_0 + sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t  (DDPM, eq. 7)
@@ -220,8 +231,12 @@ class DiffusionSchedule:
         r"""Invert :meth:`q_sample` for a noise estimate: :math:`\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\,\hat\epsilon)/\sqrt{\bar\alpha_t}`.
 
         Raises:
-            ValueError: an index in ``t`` lies outside ``0..T-1``.
+            ValueError: an index in ``t`` lies outside ``0..T-1``, ``xt`` and ``eps`` differ in device,
+                or contain NaN or ±inf.
         """
+        xt = validate.tensor(xt, "xt", min_rank=1, expected="(B, ...)", nonempty=False)
+        eps = validate.tensor(eps, "eps", min_rank=1, expected="(B, ...)", nonempty=False)
+        validate.same_device(("xt", xt), ("eps", eps))
         sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, xt)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
         sqrt_one_minus_abar = extract((1 - self.alphas_cumprod).sqrt(), t, xt)  # sqrt(1 − ᾱ_t)
         # x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)                 (DDPM, eq. 4 solved for x_0)
@@ -234,7 +249,11 @@ class DiffusionSchedule:
 
         One uniformly drawn step per example and fresh noise (both from ``generator``, on the
         CPU, then moved to ``x0``'s device); the squared error is averaged over all elements.
+
+        Raises:
+            ValueError: ``x0`` is empty (a mean over no examples), has no batch dim, or contains NaN or ±inf.
         """
+        x0 = validate.tensor(x0, "x0", min_rank=1, expected="(B, ...)", floating=True)
         # t ~ Uniform({1, ..., T}), ε ~ N(0, I)                       (DDPM, Algorithm 1, lines 3–4)
         t = torch.randint(self.T, (len(x0),), generator=generator)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
@@ -261,6 +280,9 @@ class DiffusionSchedule:
         """
         if variance not in get_args(VarianceName):
             raise ValueError(f"variance must be 'posterior' (β̃_t) or 'beta' (β_t), got {variance!r}")
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < self.T:
+            raise ValueError(f"t must be one step index in 0..{self.T - 1} (an int), got {t!r}")
+        xt = validate.tensor(xt, "xt", min_rank=1, expected="(B, ...)", nonempty=False, floating=True)
         t_batch = torch.full((len(xt),), t, dtype=torch.long, device=xt.device)
         eps = model(xt, t_batch)
         if clip:
@@ -391,12 +413,24 @@ class DiffusionSchedule:
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
-    """Pixels in [0, 1] → [−1, 1], the range DDPM's data and its N(0, I) prior share."""
+    """Pixels in [0, 1] → [−1, 1], the range DDPM's data and its N(0, I) prior share.
+
+    Raises:
+        ValueError: a pixel lies outside [0, 1] (0..255 pixels: divide by 255 first), or is NaN or ±inf.
+    """
+    images = validate.images(images, "images", rank=None, expected="(...) in [0, 1]", nonempty=False)
+    # x = 2 p − 1
     return images * 2 - 1
 
 
 def to_image_range(x: torch.Tensor) -> torch.Tensor:
-    """Samples in [−1, 1] → pixels in [0, 1] (clamped)."""
+    """Samples in [−1, 1] → pixels in [0, 1] (clamped: samples may overshoot [−1, 1]).
+
+    Raises:
+        ValueError: ``x`` contains NaN or ±inf (a diverged sampler).
+    """
+    x = validate.tensor(x, "x", nonempty=False)
+    # p = (x + 1) / 2, clamped to [0, 1]
     return ((x + 1) / 2).clamp(0, 1)
 
 

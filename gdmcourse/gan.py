@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import runtime, train
+from . import runtime, train, validate
 from .nets import MLP
 from .train import History, Objective
 from .types import GANLossName
@@ -48,9 +48,7 @@ def _as_tensor(x: torch.Tensor | float, name: str) -> torch.Tensor:
     t = torch.as_tensor(x)
     if not t.is_floating_point():
         t = t.to(torch.get_default_dtype())
-    if torch.isnan(t).any():
-        raise ValueError(f"{name} contains NaN")
-    return t
+    return validate.tensor(t, name, nonempty=False)
 
 
 # ------------------------------------------------------------------ optimal discriminator
@@ -72,11 +70,12 @@ def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.
         supports, where :math:`D` does not matter) the value is 1/2.
 
     Raises:
-        ValueError: a density is negative or NaN.
+        ValueError: a density is negative, NaN or ±inf, or the two are on different devices.
     """
     p, q = _as_tensor(p_data, "p_data"), _as_tensor(p_model, "p_model")
-    if (p < 0).any() or (q < 0).any():
-        raise ValueError("densities must be non-negative")
+    validate.same_device(("p_data", p), ("p_model", q))
+    if validate.has_values(p) and validate.has_values(q) and ((p < 0).any() or (q < 0).any()):
+        raise ValueError(f"densities must be non-negative, got values down to {min(p.min(), q.min()).item():.4g}")
     total = p + q
     return torch.where(total > 0, p / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
 
@@ -85,8 +84,10 @@ def _discrete(p: torch.Tensor | float, name: str) -> torch.Tensor:
     t = _as_tensor(p, name)
     if t.dim() == 0:
         raise ValueError(f"{name} must be a probability vector (last dim = outcomes), got a scalar")
+    if not validate.has_values(t):
+        return t
     if (t < 0).any():
-        raise ValueError(f"{name} has negative entries")
+        raise ValueError(f"{name} has negative entries (down to {t.min().item():.4g}); expected probabilities")
     sums = t.sum(-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
         raise ValueError(f"{name} must sum to 1 over its last dim (got sums {sums.flatten()[:4].tolist()}); "
@@ -115,9 +116,11 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         shape ``(...)``.
 
     Raises:
-        ValueError: ``p`` or ``q`` is a scalar, has negative entries or NaN, or does not sum to 1 over its last dim.
+        ValueError: ``p`` or ``q`` is a scalar, has negative entries, NaN or ±inf, or does not sum to 1
+            over its last dim; or they are on different devices.
     """
     p, q = _discrete(p, "p"), _discrete(q, "q")
+    validate.same_device(("p", p), ("q", q))
     m = 0.5 * (p + q)
     return 0.5 * _kl_to(p, m) + 0.5 * _kl_to(q, m)
 
@@ -141,13 +144,23 @@ def check_outputs(x: torch.Tensor, name: str, network: str = "discriminator") ->
 
     Raises:
         TypeError: ``x`` is not a tensor.
-        ValueError: ``x`` contains NaN (the network diverged).
+        ValueError: ``x`` is empty (a mean over no outputs is NaN), or contains NaN or ±inf (the
+            network diverged). Skipped on the ``meta`` device, which holds no values.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of {network} outputs, got {type(x).__name__}")
-    if torch.isnan(x).any():
-        raise ValueError(f"{name} contains NaN: the {network} diverged (lower the learning rate?)")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}): the loss averages over at least one output")
+    if validate.has_values(x) and not torch.isfinite(x).all():
+        bad = "NaN" if torch.isnan(x).any() else "±inf"
+        raise ValueError(f"{name} contains {bad}: the {network} diverged (lower the learning rate?)")
     return x
+
+
+def _pair(real: torch.Tensor, fake: torch.Tensor, names: tuple[str, str], network: str) -> tuple[torch.Tensor, torch.Tensor]:
+    real, fake = check_outputs(real, names[0], network), check_outputs(fake, names[1], network)
+    validate.same_device((names[0], real), (names[1], fake))
+    return real, fake
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -168,7 +181,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
         TypeError: a logits argument is not a tensor.
         ValueError: a logits argument contains NaN (the discriminator diverged).
     """
-    real, fake = check_outputs(real_logits, "real_logits"), check_outputs(fake_logits, "fake_logits")
+    real, fake = _pair(real_logits, fake_logits, ("real_logits", "fake_logits"), "discriminator")
     return -F.logsigmoid(real).mean() - F.logsigmoid(-fake).mean()
 
 
@@ -229,20 +242,25 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float) -> M
         :class:`ModeCoverage` ``(modes, high_quality)``: an int in ``0..K`` and a float in [0, 1].
     Raises:
         ValueError: ``samples`` and ``centers`` are not ``(N, D)`` and ``(K, D)``, there are no
-            samples, or ``std`` is not positive.
+            samples or centers, a center is not finite, or ``std`` is not positive. (Non-finite
+            samples, from a diverged generator, are simply not high-quality.)
     """
-    if samples.dim() != 2 or centers.dim() != 2 or samples.shape[1] != centers.shape[1]:
+    samples = validate.tensor(samples, "samples", rank=2, expected="(N, D)", nonempty=False, finite=False)
+    centers = validate.tensor(centers, "centers", rank=2, expected="(K, D)")
+    if samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples (N, D) and centers (K, D) must share D; got {tuple(samples.shape)} "
                          f"and {tuple(centers.shape)}")
     if len(samples) == 0:
-        raise ValueError("no samples")
+        raise ValueError(f"samples is empty (shape {tuple(samples.shape)}); expected at least one sample (N, D)")
     if not std > 0:
         raise ValueError(f"std must be positive, got {std}")
     samples = samples.detach().to("cpu", torch.float64)
     centers = centers.detach().to("cpu", torch.float64)
     # A diverged generator's non-finite samples are simply not high-quality.
     finite = torch.isfinite(samples).all(dim=1)
-    nearest_dist, nearest = torch.cdist(samples[finite], centers).min(dim=1)
+    # distances from the differences (no matrix-product shortcut, which cancels far from the origin)
+    dist = torch.cdist(samples[finite], centers, compute_mode="donot_use_mm_for_euclid_dist")
+    nearest_dist, nearest = dist.min(dim=1)
     good = nearest_dist <= 3 * std
     n_good = int(good.sum())
     if n_good == 0:
@@ -427,9 +445,11 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
     ``labels``: ``(n,)`` classes for a conditional generator.
 
     Raises:
-        ValueError: ``labels`` does not hold one label per sample (or the generator rejects them: see
-            :class:`gdmcourse.nets.DCGANGenerator`).
+        ValueError: ``n`` or ``batch_size`` is not a positive integer, ``labels`` does not hold one label per
+            sample (or the generator rejects them: see :class:`gdmcourse.nets.DCGANGenerator`).
     """
+    validate.positive_int(n, "n")
+    validate.positive_int(batch_size, "batch_size")
     if labels is not None and len(labels) != n:
         raise ValueError(f"need one label per sample: {len(labels)} labels for n = {n}")
     rng = torch.Generator().manual_seed(seed)

@@ -24,11 +24,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import nets, runtime, weights
+from . import nets, runtime, validate, weights
 from .types import DownloadableName
 
 __all__ = ["frechet_distance", "fid", "InceptionScore", "inception_score", "PrecisionRecall", "precision_recall",
            "ssim", "energy_distance", "score_samples", "FeatureExtractor", "feature_extractor"]
+
+#: The seed of the shuffle :func:`inception_score` applies before splitting.
+_SPLIT_SEED = 0
+
 
 class InceptionScore(NamedTuple):
     """What :func:`inception_score` returns: the mean and the standard deviation over the splits."""
@@ -44,19 +48,47 @@ class PrecisionRecall(NamedTuple):
     recall: float
 
 
-def _float64(x: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
+def _float64(x: torch.Tensor | np.ndarray, name: str, *, rank: int | None = None, expected: str = "") -> np.ndarray:
+    if isinstance(x, torch.Tensor) and not validate.has_values(x):
+        raise ValueError(f"{name} is on the meta device, which holds no values; the metrics compute numbers: "
+                         "pass tensors on a real device")
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise ValueError(f"{name} must hold numbers{' ' + expected if expected else ''}, got dtype {a.dtype}")
     a = a.astype(np.float64)
+    if rank is not None and a.ndim != rank:
+        raise ValueError(f"{name} must have {rank} dimensions {expected}, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}); expected at least one element {expected}".rstrip())
     if not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return a
 
 
+def _nonzero_eigenvalues(w: np.ndarray) -> np.ndarray:
+    # eigenvalues below D·ε·max|λ| are rounding (a covariance of fewer samples than dimensions is
+    # singular, and eigh returns ±1e-17-sized noise for its zero eigenvalues): treated as 0
+    threshold = len(w) * np.finfo(np.float64).eps * max(np.abs(w).max(initial=0.0), np.finfo(np.float64).tiny)
+    return np.where(w > threshold, w, 0.0)
+
+
 def _psd_sqrt(c: np.ndarray) -> np.ndarray:
-    # symmetric square root through the eigendecomposition; tiny negative eigenvalues
-    # (rounding in a nearly singular covariance) are clipped to 0
+    # symmetric square root through the eigendecomposition, with the rounding-sized eigenvalues set to 0
     w, v = np.linalg.eigh((c + c.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    return (v * np.sqrt(_nonzero_eigenvalues(w))) @ v.T
+
+
+def _pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    # ‖a_i − b_j‖ from the differences themselves: ‖a‖² − 2 a·b + ‖b‖² (cdist's matrix-product mode)
+    # cancels catastrophically for points far from the origin, and a point ends up at a distance ≠ 0
+    # from itself; the callers also centre the points and work in float64
+    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def _centred_float64(*sets: np.ndarray) -> list[torch.Tensor]:
+    # subtract the pooled mean: distances are translation-invariant, and small coordinates round less
+    mean = np.concatenate(sets).mean(0, keepdims=True)
+    return [torch.as_tensor(s - mean) for s in sets]
 
 
 def frechet_distance(mu1: torch.Tensor | np.ndarray, sigma1: torch.Tensor | np.ndarray,
@@ -70,23 +102,25 @@ def frechet_distance(mu1: torch.Tensor | np.ndarray, sigma1: torch.Tensor | np.n
     values and needs an ε-shift), it uses
     :math:`\mathrm{Tr}(\Sigma_1\Sigma_2)^{1/2} = \mathrm{Tr}\big(\Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}\big)^{1/2}`
     (the two matrices are similar), whose argument is symmetric positive semi-definite:
-    its eigenvalues are real and non-negative up to rounding, which is clipped to 0.
+    its eigenvalues are real and non-negative up to rounding: eigenvalues below
+    :math:`D\,\varepsilon \max_i|\lambda_i|` are rounding and count as 0 (a covariance of fewer
+    samples than dimensions is singular).
 
     Shapes: ``mu (D,)``, ``sigma (D, D)``; float64 throughout. Returns a float ≥ 0.
 
     Raises:
-        ValueError: the shapes are not ``(D,)`` and ``(D, D)`` for both, or an input contains NaN or ±inf.
+        ValueError: the shapes are not ``(D,)`` and ``(D, D)`` for both, an input is empty or contains NaN or ±inf.
     """
-    m1, m2 = _float64(mu1, "mu1"), _float64(mu2, "mu2")
-    s1, s2 = _float64(sigma1, "sigma1"), _float64(sigma2, "sigma2")
-    d = m1.shape[0]
+    m1, m2 = _float64(mu1, "mu1", expected="(D,)"), _float64(mu2, "mu2", expected="(D,)")
+    s1, s2 = _float64(sigma1, "sigma1", expected="(D, D)"), _float64(sigma2, "sigma2", expected="(D, D)")
+    d = m1.shape[0] if m1.ndim else 0
     if m1.shape != (d,) or m2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
         raise ValueError(f"expected mu (D,) and sigma (D, D) for both Gaussians, got {m1.shape}, {s1.shape}, "
                          f"{m2.shape}, {s2.shape}")
     root1 = _psd_sqrt(s1)
     # Tr (Σ_1 Σ_2)^{1/2} = Tr (Σ_1^{1/2} Σ_2 Σ_1^{1/2})^{1/2} = Σ_i sqrt(λ_i), λ the eigenvalues
-    eig = np.linalg.eigvalsh(root1 @ s2 @ root1)
-    trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
+    eig = _nonzero_eigenvalues(np.linalg.eigvalsh(root1 @ s2 @ root1))
+    trace_sqrt = np.sqrt(eig).sum()
     # d² = ‖μ_1 − μ_2‖² + Tr(Σ_1 + Σ_2 − 2 (Σ_1 Σ_2)^{1/2})      (Heusel et al. 2017)
     value = float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt)
     return max(value, 0.0)
@@ -101,8 +135,9 @@ def fid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.nda
         ValueError: the sets are not ``(N, D)`` and ``(M, D)`` with the same D, a set has fewer
             than 2 samples, or a set contains NaN or ±inf.
     """
-    a, b = _float64(features_a, "features_a"), _float64(features_b, "features_b")
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+    a = _float64(features_a, "features_a", rank=2, expected="(N, D)")
+    b = _float64(features_b, "features_b", rank=2, expected="(M, D)")
+    if a.shape[1] != b.shape[1]:
         raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {a.shape} and {b.shape}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least 2 samples in each set to estimate a covariance")
@@ -119,20 +154,26 @@ def inception_score(probs: torch.Tensor | np.ndarray, splits: int = 10) -> Incep
 
     computed on each split separately (as Salimans et al. do). It ranges from 1 (every sample
     gets the same prediction) to K (confident predictions, all classes equally often).
+    The score is a statistic of the *set* of predictions: before splitting, the rows are put in
+    a canonical (lexicographic) order and then shuffled with a fixed seed, so any reordering of
+    ``probs`` gives the same value, and samples generated class by class (sorted) do not put
+    one class in each split (which would score 1). With ``splits=1`` the order plays no part.
     Returns :class:`InceptionScore` ``(mean, std)``.
 
     Raises:
-        ValueError: ``probs`` is not ``(N, K)``, a row is not a probability vector (e.g. logits
-            were passed), it contains NaN or ±inf, or ``splits`` is not between 1 and N.
+        ValueError: ``probs`` is not ``(N, K)`` or is empty, a row is not a probability vector
+            (e.g. logits were passed), it contains NaN or ±inf, or ``splits`` is not between 1 and N.
     """
-    p = _float64(probs, "probs")
-    if p.ndim != 2:
-        raise ValueError(f"probs must have shape (N, K), got {p.shape}")
+    p = _float64(probs, "probs", rank=2, expected="(N, K)")
     if (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-4):
         raise ValueError("each row of probs must be a probability vector (non-negative, summing to 1): "
                          "pass softmax outputs, not logits")
-    if not 1 <= splits <= len(p):
-        raise ValueError(f"splits must be between 1 and the number of samples ({len(p)}), got {splits}")
+    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or not 1 <= splits <= len(p):
+        raise ValueError(f"splits must be an integer between 1 and the number of samples ({len(p)}), got {splits!r}")
+    # a canonical order (lexicographic in the columns), then a fixed shuffle: the splits depend on
+    # the set of rows only, and hold a random mix of the classes
+    canonical = p[np.lexsort(p.T[::-1])]
+    p = canonical[np.random.default_rng(_SPLIT_SEED).permutation(len(p))]
     scores = []
     for part in np.array_split(p, splits):
         # p(y) = (1/N) Σ_i p(y | x_i)
@@ -153,15 +194,19 @@ def energy_distance(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) 
     estimated with all pairs (a V-statistic, self-pairs included). It is 0 only when the two
     distributions agree, needs no features or density, and suits 2-D toys. scipy's 1-D
     ``energy_distance`` is the square root of this. Shapes: ``x (N, D)``, ``y (M, D)``.
+    Translation-invariant: the distances are taken between centred float64 points, from their
+    differences (no matrix-product shortcut).
 
     Raises:
-        ValueError: the samples are not ``(N, D)`` and ``(M, D)`` with the same D, or contain NaN or ±inf.
+        ValueError: the samples are not ``(N, D)`` and ``(M, D)`` with the same D, are empty, or contain NaN or ±inf.
     """
-    x, y = torch.as_tensor(_float64(x, "x")), torch.as_tensor(_float64(y, "y"))
-    if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"expected samples of shape (N, D) and (M, D), got {tuple(x.shape)} and {tuple(y.shape)}")
+    a, b = _float64(x, "x", rank=2, expected="(N, D)"), _float64(y, "y", rank=2, expected="(M, D)")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected samples of shape (N, D) and (M, D) with the same D, got {a.shape} and {b.shape}")
+    x, y = _centred_float64(a, b)
     # D² = 2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖                     (Székely & Rizzo 2013)
-    return float(2 * torch.cdist(x, y).mean() - torch.cdist(x, x).mean() - torch.cdist(y, y).mean())
+    value = 2 * _pairwise_distances(x, y).mean() - _pairwise_distances(x, x).mean() - _pairwise_distances(y, y).mean()
+    return float(value)
 
 
 def energy_distance_ratio(sample: Callable[[int, torch.Generator], torch.Tensor], real: torch.Tensor,
@@ -190,7 +235,7 @@ def energy_distance_ratio(sample: Callable[[int, torch.Generator], torch.Tensor]
 def _kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     radii = []
     for start in range(0, len(x), chunk):
-        d = torch.cdist(x[start:start + chunk], x)
+        d = _pairwise_distances(x[start:start + chunk], x)
         # NN_k(φ, Φ): the k-th nearest *other* point: index k, as index 0 is the point itself (distance 0)
         radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])
     return torch.cat(radii)
@@ -199,7 +244,7 @@ def _kth_neighbour_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
 def _inside_any_ball(points: torch.Tensor, centers: torch.Tensor, radii: torch.Tensor, chunk: int) -> torch.Tensor:
     inside = []
     for start in range(0, len(points), chunk):
-        d = torch.cdist(points[start:start + chunk], centers)
+        d = _pairwise_distances(points[start:start + chunk], centers)
         # f(φ, Φ) = 1 iff ‖φ − φ'‖ ≤ ‖φ' − NN_k(φ', Φ)‖ for some φ' ∈ Φ   (Kynkäänniemi et al. 2019, eq. 1)
         inside.append((d <= radii[None, :]).any(dim=1))
     return torch.cat(inside)
@@ -216,20 +261,27 @@ def precision_recall(real_features: torch.Tensor | np.ndarray, fake_features: to
     - **recall** = fraction of real points inside the generated manifold (diversity).
 
     Distances are computed ``chunk`` rows at a time, so memory stays at ``chunk × N`` floats
-    (10,000 × 10,000 with chunk 1,000: about 40 MB at a time) instead of ``N × N``.
+    (10,000 × 10,000 with chunk 1,000: about 80 MB at a time) instead of ``N × N``. They are
+    taken in float64 between points centred on the pooled mean, from the differences themselves
+    (not :math:`\|a\|^2 - 2a\cdot b + \|b\|^2`, which cancels catastrophically far from the
+    origin), so the result is invariant to translating both sets, to scaling them, to the order
+    of the rows and to the input dtype, and every point is at distance 0 from itself.
 
     Shapes: ``(N, D)`` and ``(M, D)``; returns :class:`PrecisionRecall` ``(precision, recall)`` in [0, 1].
 
     Raises:
         ValueError: the sets are not ``(N, D)`` and ``(M, D)`` with the same D, ``k`` is not
-            between 1 and the smaller set size − 1, or a set contains NaN or ±inf.
+            between 1 and the smaller set size − 1, ``chunk`` is not positive, or a set is empty or
+            contains NaN or ±inf.
     """
-    real = torch.as_tensor(_float64(real_features, "real_features"), dtype=torch.float32)
-    fake = torch.as_tensor(_float64(fake_features, "fake_features"), dtype=torch.float32)
-    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {tuple(real.shape)} and "
-                         f"{tuple(fake.shape)}")
-    if not 1 <= k < min(len(real), len(fake)):
+    real_np = _float64(real_features, "real_features", rank=2, expected="(N, D)")
+    fake_np = _float64(fake_features, "fake_features", rank=2, expected="(M, D)")
+    if real_np.shape[1] != fake_np.shape[1]:
+        raise ValueError(f"features must be (N, D) and (M, D) with the same D, got {real_np.shape} and "
+                         f"{fake_np.shape}")
+    validate.positive_int(chunk, "chunk")
+    real, fake = _centred_float64(real_np, fake_np)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < min(len(real), len(fake)):
         raise ValueError(f"k must be at least 1 and smaller than both set sizes, got k = {k} for "
                          f"{len(real)} and {len(fake)} points")
     real_radii = _kth_neighbour_radii(real, k, chunk)
@@ -257,18 +309,29 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
 
     with local means, variances and covariance under an 11×11 Gaussian window of σ = 1.5,
     :math:`K_1 = 0.01`, :math:`K_2 = 0.03` and :math:`L` = ``data_range``, over the positions
-    where the window fits inside the image (no padding). 1 for identical images.
+    where the window fits inside the image (no padding). 1 for identical images. It agrees
+    with scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)``.
+
+    The pixels must lie in ``[0, data_range]``: [0, 1] by default. SSIM is not invariant to
+    shifting the pixel values, so 0..255 images need ``data_range=255`` (or ``x / 255``) and
+    [−1, 1] images ``(x + 1) / 2``; anything else is refused rather than scored wrongly.
 
     Shapes: ``(B, C, H, W)`` (or ``(B, H, W)``) with ``H, W ≥ 11`` → ``(B,)``.
 
     Raises:
-        ValueError: ``x`` and ``y`` differ in shape, or they are not ``(B, C, H, W)`` / ``(B, H, W)`` with ``H, W >= 11``.
+        ValueError: ``x`` and ``y`` differ in shape or device, they are not ``(B, C, H, W)`` /
+            ``(B, H, W)`` with ``H, W >= 11`` or are empty, a pixel lies outside ``[0, data_range]``,
+            or they contain NaN or ±inf.
     """
+    x = validate.images(x, "x", data_range=data_range, rank=(3, 4), expected="(B, C, H, W) or (B, H, W)")
+    y = validate.images(y, "y", data_range=data_range, rank=(3, 4), expected="(B, C, H, W) or (B, H, W)")
+    validate.same_device(("x", x), ("y", y))
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.dim() == 3:
         x, y = x[:, None], y[:, None]
-    if x.dim() != 4 or min(x.shape[-2:]) < 11:
+    if min(x.shape[-2:]) < 11:
         raise ValueError(f"expected images (B, C, H, W) with H, W >= 11, got {tuple(x.shape)}")
     x, y = x.double(), y.double()
     c = x.shape[1]
@@ -301,7 +364,7 @@ class FeatureExtractor:
     batches on ``device`` and the results come back on the CPU.
 
     Raises (:meth:`features`, :meth:`probs`):
-        ValueError: the images are not ``(N, 1, 28, 28)`` or not in [0, 1].
+        ValueError: the images are not ``(N, 1, 28, 28)``, are empty, not finite or not in [0, 1].
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device | str = "cpu", batch_size: int = 1000) -> None:
@@ -310,11 +373,9 @@ class FeatureExtractor:
 
     @torch.no_grad()
     def _map(self, fn, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+        x = validate.images(x, "images", expected="(N, 1, 28, 28) in [0, 1]")
+        if tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"expected images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
-        if x.min() < -1e-3 or x.max() > 1 + 1e-3:
-            raise ValueError(f"images must lie in [0, 1] (got {x.min().item():.3g}..{x.max().item():.3g}); "
-                             "map a GAN's tanh outputs with (x + 1) / 2")
         return torch.cat([fn(x[i:i + self.batch_size].float().to(self.device)).cpu()
                           for i in range(0, len(x), self.batch_size)])
 

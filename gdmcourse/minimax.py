@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import torch
 
+from . import validate
 from .types import MinimaxMethod, Point
 
 __all__ = [
@@ -40,12 +41,23 @@ Num = TypeVar("Num", float, torch.Tensor)
 
 
 def value(x: Num, y: Num) -> Num:
-    """The game's value :math:`f(x, y) = x y` (x minimises it, y maximises it)."""
+    """The game's value :math:`f(x, y) = x y` (x minimises it, y maximises it).
+
+    Raises:
+        ValueError: ``x`` or ``y`` is (or holds) NaN or ±inf.
+    """
+    _finite(x=x, y=y)
     return x * y
+
+
+def _finite(**named: Num) -> None:
+    for name, v in named.items():
+        validate.finite_number(v, name)
 
 
 def grad(x: Num, y: Num) -> Point:
     r""":math:`(\nabla_x f, \nabla_y f) = (y, x)` for :math:`f = xy`, as a :class:`~gdmcourse.types.Point` ``(x=∇_x f, y=∇_y f)``."""
+    _finite(x=x, y=y)
     # ∇_x (xy) = y,  ∇_y (xy) = x
     return Point(y, x)
 
@@ -66,7 +78,12 @@ def extragradient_factor(lr: float) -> float:
 # ----------------------------------------------------------------------------- one step
 
 def simultaneous_step(x: Num, y: Num, lr: float) -> Point:
-    r"""Both players step from the same point: :math:`x' = x - \alpha \nabla_x f,\ y' = y + \alpha \nabla_y f`."""
+    r"""Both players step from the same point: :math:`x' = x - \alpha \nabla_x f,\ y' = y + \alpha \nabla_y f`.
+
+    Raises (this and the other steps):
+        ValueError: ``x``, ``y`` or ``lr`` is (or holds) NaN or ±inf.
+    """
+    _finite(lr=lr)
     gx, gy = grad(x, y)
     # x' = x - α ∇_x f(x, y),  y' = y + α ∇_y f(x, y)
     return Point(x - lr * gx, y + lr * gy)
@@ -74,6 +91,7 @@ def simultaneous_step(x: Num, y: Num, lr: float) -> Point:
 
 def alternating_step(x: Num, y: Num, lr: float) -> Point:
     r"""x moves first, then y answers the *new* x: :math:`x' = x - \alpha y,\ y' = y + \alpha x'`."""
+    _finite(lr=lr)
     # x' = x - α ∇_x f(x, y)
     x_new = x - lr * grad(x, y).x
     # y' = y + α ∇_y f(x', y)
@@ -101,6 +119,7 @@ def optimistic_step(x: Num, y: Num, x_prev: Num, y_prev: Num, lr: float) -> Poin
 
     ``(x_prev, y_prev)`` is the previous iterate; on the first step pass the start itself.
     """
+    _finite(lr=lr)
     gx, gy = grad(x, y)
     gx_prev, gy_prev = grad(x_prev, y_prev)
     # x' = x - 2α ∇_x f(x, y) + α ∇_x f(x_prev, y_prev),  y' = y + 2α ∇_y f(x, y) - α ∇_y f(x_prev, y_prev)
@@ -119,6 +138,7 @@ def _check(lr: float, steps: int) -> None:
 def _trajectory(step: Callable[[float, float, float], Point],
                 x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
     _check(lr, steps)
+    _finite(x0=x0, y0=y0)
     points = [(float(x0), float(y0))]
     for _ in range(steps):
         points.append(step(*points[-1], lr))
@@ -159,6 +179,7 @@ def optimistic_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
         ValueError: ``steps`` is not a non-negative int, or ``lr`` is not a finite positive number.
     """
     _check(lr, steps)
+    _finite(x0=x0, y0=y0)
     points = [(float(x0), float(y0))]
     prev = points[0]
     for _ in range(steps):

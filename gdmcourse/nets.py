@@ -66,7 +66,7 @@ class MLP(nn.Module):
         if tuple(x.shape[len(batch_shape):]) != self.in_shape:
             raise ValueError(f"MLP expects inputs of shape (batch, {', '.join(map(str, self.in_shape))}), "
                              f"got {tuple(x.shape)}")
-        y = self.layers(x.reshape(*batch_shape, -1))
+        y = self.layers(x.reshape(*batch_shape, math.prod(self.in_shape)))  # (not -1: an empty batch is fine)
         return y.reshape(*batch_shape, *self.out_shape)
 
 

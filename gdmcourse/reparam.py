@@ -44,6 +44,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from . import validate
+
 Number = float | torch.Tensor
 Estimator = Callable[..., "Gradient"]
 
@@ -61,6 +63,8 @@ def _prepare(mu: Number, sigma: Number, n: int,
         raise ValueError(f"n must be a positive number of samples, got {n}")
     mu_t = torch.as_tensor(mu, dtype=torch.get_default_dtype() if not torch.is_tensor(mu) else None)
     sigma_t = torch.as_tensor(sigma, dtype=mu_t.dtype, device=mu_t.device)
+    validate.tensor(mu_t, "mu", nonempty=False)
+    validate.tensor(sigma_t, "sigma", nonempty=False)
     if (sigma_t <= 0).any():
         raise ValueError("sigma must be positive")
     mu_t, sigma_t = torch.broadcast_tensors(mu_t.detach(), sigma_t.detach())
@@ -185,8 +189,13 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, hard: bool = False,
         shape ``(..., K)``, rows summing to 1; differentiable in ``logits``.
 
     Raises:
-        ValueError: ``tau`` is not positive.
+        ValueError: ``tau`` is not positive, or ``logits`` is a scalar or contains NaN or +inf
+            (−inf, a class of probability 0, is allowed).
     """
+    logits = validate.tensor(logits, "logits", min_rank=1, expected="(..., K)", nonempty=False, finite=False,
+                             floating=True)
+    if validate.has_values(logits) and (torch.isnan(logits).any() or (logits == float("inf")).any()):
+        raise ValueError("logits contains NaN or +inf; expected log-probabilities in [-inf, inf)")
     if not tau > 0:
         raise ValueError(f"tau must be positive, got {tau}")
     g = sample_gumbel(logits.shape, generator, logits.dtype).to(logits.device)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import train
+from . import train, validate
 from .train import History
 from .types import MaskType
 
@@ -33,17 +33,24 @@ __all__ = ["nearest_codes", "Quantized", "VectorQuantizer", "VQVAEOutput", "code
 def nearest_codes(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     r"""Index of the nearest code for each vector: :math:`\arg\min_k \|z - e_k\|_2`.
 
-    Shapes: ``z (..., D)``, ``codebook (K, D)`` → ``(...)`` (int64). Uses
-    :math:`\|z\|^2 - 2 z\cdot e_k + \|e_k\|^2`, one matrix product instead of ``N × K × D`` differences.
+    Shapes: ``z (..., D)``, ``codebook (K, D)`` → ``(...)`` (int64); an empty ``z`` gives an
+    empty result. The distances come from the differences :math:`z - e_k` (``torch.cdist``
+    without its matrix-product mode): :math:`\|z\|^2 - 2 z\cdot e_k + \|e_k\|^2` cancels
+    catastrophically when ``z`` and the codes lie far from the origin, so translating both
+    would change the answer. Ties go to the lowest index.
 
     Raises:
-        ValueError: ``codebook`` is not ``(K, D)`` with ``D`` the last dim of ``z``.
+        ValueError: ``codebook`` is not a non-empty ``(K, D)`` with ``D`` the last dim of ``z``,
+            they are on different devices, or either contains NaN or ±inf.
     """
-    if codebook.dim() != 2 or z.shape[-1] != codebook.shape[1]:
+    z = validate.tensor(z, "z", min_rank=1, expected="(..., D)", nonempty=False, floating=True)
+    codebook = validate.tensor(codebook, "codebook", rank=2, expected="(K, D)", floating=True)
+    validate.same_device(("z", z), ("codebook", codebook))
+    if z.shape[-1] != codebook.shape[1]:
         raise ValueError(f"z (..., D) and codebook (K, D) must share D, got {tuple(z.shape)} and {tuple(codebook.shape)}")
     flat = z.reshape(-1, z.shape[-1])
-    # ‖z − e_k‖² = ‖z‖² − 2 z·e_k + ‖e_k‖², (N, K)
-    dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.T + codebook.pow(2).sum(1)[None, :]
+    # ‖z − e_k‖ for every pair, (N, K), from the differences
+    dist = torch.cdist(flat, codebook.to(flat.dtype), compute_mode="donot_use_mm_for_euclid_dist")
     # k = argmin_j ‖z_e(x) − e_j‖_2                                 (VQ-VAE, eq. 2)
     return dist.argmin(1).reshape(z.shape[:-1])
 
@@ -85,10 +92,13 @@ class VectorQuantizer(nn.Module):
     With ``ema=True`` the codes follow exponential moving averages (decay ``decay``) of the
     count :math:`N_k` and sum :math:`m_k` of the encoder outputs assigned to them during
     training, :math:`e_k = m_k / N_k` (with Laplace smoothing of the counts), as in the
-    VQ-VAE paper's appendix (A.1).
+    VQ-VAE paper's appendix (A.1). The outputs (``z_q`` and the commitment loss) use the
+    codebook the nearest-code search used; the EMA update comes after, and the next batch sees
+    it (as in the paper's and Sonnet's implementations).
 
     Raises (``forward``):
-        ValueError: the last dim of ``z`` is not ``dim``.
+        ValueError: ``z`` is empty, its last dim is not ``dim``, it contains NaN or ±inf, or it
+            lies on another device than the codebook.
     """
 
     def __init__(self, num_codes: int, dim: int, beta: float = 0.25, ema: bool = False, decay: float = 0.99,
@@ -104,13 +114,15 @@ class VectorQuantizer(nn.Module):
             self.codebook = nn.Parameter(init)
 
     def forward(self, z: torch.Tensor) -> Quantized:
+        z = validate.tensor(z, "z", min_rank=1, expected=f"(..., {self.dim})", floating=True)
         if z.shape[-1] != self.dim:
             raise ValueError(f"expected vectors of size {self.dim} in the last dim, got {tuple(z.shape)}")
         indices = nearest_codes(z.detach(), self.codebook.detach())
-        if self.ema and self.training:
-            self._ema_update(z.detach().reshape(-1, self.dim), indices.reshape(-1))
-        # z_q(x) = e_k                                                 (VQ-VAE, eq. 2)
+        # z_q(x) = e_k, from the codebook the search used            (VQ-VAE, eq. 2)
         codes = F.embedding(indices, self.codebook)
+        if self.ema and self.training:
+            # after the outputs' codes are gathered (F.embedding copies the rows, so the update cannot reach them)
+            self._ema_update(z.detach().reshape(-1, self.dim), indices.reshape(-1))
         # commitment term ‖z_e(x) − sg[e]‖²                           (VQ-VAE, eq. 3, third term)
         commitment = F.mse_loss(z, codes.detach())
         if self.ema:
@@ -141,7 +153,12 @@ def codebook_perplexity(indices: torch.Tensor, num_codes: int) -> float:
     r"""Perplexity of code usage, :math:`\exp(-\sum_k p_k \log p_k)` with :math:`p_k` the fraction of ``indices`` equal to k.
 
     1 when one code is used for everything, ``num_codes`` when all are used equally.
+
+    Raises:
+        ValueError: ``indices`` is empty (no usage to measure), not integers, or holds an index outside ``0..num_codes - 1``.
     """
+    validate.positive_int(num_codes, "num_codes")
+    indices = validate.indices(indices, "indices", num_codes)
     return _perplexity_of_counts(torch.bincount(indices.reshape(-1).cpu(), minlength=num_codes))
 
 
@@ -154,7 +171,13 @@ def _perplexity_of_counts(counts: torch.Tensor) -> float:
 
 
 def dead_codes(indices: torch.Tensor, num_codes: int) -> torch.Tensor:
-    """Indices of the codes that ``indices`` never uses (``(n_dead,)``, int64)."""
+    """Indices of the codes that ``indices`` never uses (``(n_dead,)``, int64); with no indices every code is dead.
+
+    Raises:
+        ValueError: ``indices`` is not integers, or holds an index outside ``0..num_codes - 1``.
+    """
+    validate.positive_int(num_codes, "num_codes")
+    indices = validate.indices(indices, "indices", num_codes, nonempty=False)
     used = torch.bincount(indices.reshape(-1).cpu(), minlength=num_codes)
     return torch.nonzero(used == 0).flatten()
 
@@ -166,7 +189,14 @@ def reset_dead_codes(quantizer: VectorQuantizer, z: torch.Tensor, generator: tor
     A common fix for codebook collapse (e.g. Jukebox, Dhariwal et al. 2020): unused codes get
     no gradient (and no EMA update), so they stay dead unless moved to where the data is.
     Returns the number of codes reset. With EMA, the code's running statistics are reset too.
+
+    Raises:
+        ValueError: ``z`` is empty (nothing to move the codes onto), its last dim is not the
+            quantizer's, or it contains NaN or ±inf.
     """
+    z = validate.tensor(z, "z", min_rank=1, expected=f"(..., {quantizer.dim})", floating=True)
+    if z.shape[-1] != quantizer.dim:
+        raise ValueError(f"expected vectors of size {quantizer.dim} in the last dim, got {tuple(z.shape)}")
     flat = z.detach().reshape(-1, quantizer.dim)
     dead = dead_codes(nearest_codes(flat, quantizer.codebook), quantizer.num_codes)
     if len(dead) == 0:
@@ -220,10 +250,12 @@ class VQVAE(nn.Module):
         """Encoder outputs :math:`z_e(x)` with the code dimension last: ``(B, 1, 28, 28) → (B, 7, 7, D)``.
 
         Raises:
-            ValueError: ``x`` is not ``(B, C, 28, 28)``.
+            ValueError: ``x`` is not ``(B, C, 28, 28)``, contains NaN or ±inf, or lies on another device than the model.
         """
-        if x.dim() != 4 or x.shape[-2:] != (28, 28):
+        x = validate.tensor(x, "x", rank=4, expected="(B, C, 28, 28)", nonempty=False, floating=True)
+        if x.shape[-2:] != (28, 28):
             raise ValueError(f"VQVAE expects images of shape (batch, C, 28, 28), got {tuple(x.shape)}")
+        validate.same_device(("x", x), expected=self.quantizer.codebook.device)
         return self.encoder(x).permute(0, 2, 3, 1)
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
@@ -245,10 +277,9 @@ class VQVAE(nn.Module):
         """Images from code maps ``(B, 7, 7)`` (e.g. sampled from a prior), clamped to [0, 1].
 
         Raises:
-            ValueError: an index lies outside ``0..num_codes - 1``.
+            ValueError: ``indices`` is not ``(B, H, W)`` integers, or an index lies outside ``0..num_codes - 1``.
         """
-        if indices.min() < 0 or indices.max() >= self.num_codes:
-            raise ValueError(f"code indices must lie in 0..{self.num_codes - 1}")
+        indices = validate.indices(indices, "indices", self.num_codes, rank=3, expected="(B, H, W)", nonempty=False)
         return self.decode(F.embedding(indices, self.quantizer.codebook)).clamp(0, 1)
 
     def forward(self, x: torch.Tensor) -> VQVAEOutput:
@@ -262,7 +293,12 @@ class VQVAE(nn.Module):
         return VQVAEOutput(self.decode(z_q), vq_loss, indices, z_e)
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{"loss": recon + vq, "recon": mean squared error, "vq": quantizer loss, "indices", "z_e"}``."""
+        """``{"loss": recon + vq, "recon": mean squared error, "vq": quantizer loss, "indices", "z_e"}``.
+
+        Raises:
+            ValueError: ``x`` is not ``(B, C, 28, 28)``, is empty, or contains NaN or ±inf.
+        """
+        validate.tensor(x, "x", rank=4, expected="(B, C, 28, 28)")
         x_hat, vq_loss, indices, z_e = self(x)
         # ‖x − x̂‖², the −log p(x | z_q(x)) of a Gaussian decoder up to constants (VQ-VAE, eq. 3, first term)
         recon = F.mse_loss(x_hat, x)
@@ -376,7 +412,7 @@ class PixelCNNPrior(nn.Module):
     and right of each pixel, which gated PixelCNNs remove; on 7×7 maps it matters little.)
 
     Raises (``forward``, :meth:`nll`):
-        ValueError: the code maps are not ``(B, H, W)``.
+        ValueError: the code maps are not ``(B, H, W)`` integers in ``0..num_codes - 1`` (:meth:`nll`: or are empty).
     """
 
     def __init__(self, num_codes: int, width: int = 64, layers: int = 5) -> None:
@@ -388,8 +424,7 @@ class PixelCNNPrior(nn.Module):
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(width, num_codes, 1))
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        if indices.dim() != 3:
-            raise ValueError(f"expected code maps of shape (batch, H, W), got {tuple(indices.shape)}")
+        indices = validate.indices(indices, "indices", self.num_codes, rank=3, expected="(B, H, W)", nonempty=False)
         h = self.first(self.embed(indices).permute(0, 3, 1, 2))
         for block in self.blocks:
             h = h + block(F.relu(h))
@@ -399,8 +434,9 @@ class PixelCNNPrior(nn.Module):
         """Mean negative log-likelihood per code position (nats).
 
         Raises:
-            ValueError: ``indices`` is not ``(B, H, W)``.
+            ValueError: ``indices`` is not ``(B, H, W)`` integers in ``0..num_codes - 1``, or is empty.
         """
+        validate.tensor(indices, "indices", rank=3, expected="(B, H, W)")
         # −(1/HW) Σ_i log p(k_i | k_<i), averaged over the batch
         return F.cross_entropy(self(indices), indices)
 

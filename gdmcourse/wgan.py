@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import gan
+from . import gan, validate
 from .gan import GANLoss, check_outputs
 from .nets import MLP
 
@@ -44,17 +44,24 @@ def parallel_lines_wasserstein(theta: torch.Tensor | float) -> torch.Tensor:
 
     The optimal plan moves every point horizontally by :math:`|\theta|`; continuous in θ and
     with gradient :math:`\operatorname{sign}\theta` everywhere except 0 (Arjovsky et al. 2017, Example 1).
+
+    Raises:
+        ValueError: ``theta`` contains NaN or ±inf.
     """
+    theta = validate.tensor(torch.as_tensor(theta, dtype=torch.get_default_dtype()), "theta", nonempty=False)
     # W(P_0, P_θ) = |θ|                                          (WGAN, Example 1)
-    return torch.as_tensor(theta, dtype=torch.get_default_dtype()).abs()
+    return theta.abs()
 
 
 def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
     r"""JSD between the parallel lines :math:`P_0` and :math:`P_\theta`: :math:`\log 2` for :math:`\theta \ne 0`, else 0 (nats).
 
     The supports are disjoint for every θ ≠ 0, so JSD is flat (zero gradient) and jumps at 0.
+
+    Raises:
+        ValueError: ``theta`` contains NaN or ±inf.
     """
-    theta = torch.as_tensor(theta, dtype=torch.get_default_dtype())
+    theta = validate.tensor(torch.as_tensor(theta, dtype=torch.get_default_dtype()), "theta", nonempty=False)
     # JS(P_0, P_θ) = log 2 if θ ≠ 0, else 0                      (WGAN, Example 1)
     return torch.where(theta != 0, torch.full_like(theta, math.log(2)), torch.zeros_like(theta))
 
@@ -76,8 +83,9 @@ def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.T
         TypeError: a score argument is not a tensor.
         ValueError: a score argument contains NaN (the critic diverged).
     """
+    real, fake = gan._pair(real_scores, fake_scores, ("real_scores", "fake_scores"), "critic")
     # L_f = mean f(x̃) − mean f(x), the negated objective of     (WGAN, eq. 3; Algorithm 1, line 5)
-    return _scores(fake_scores, "fake_scores").mean() - _scores(real_scores, "real_scores").mean()
+    return fake.mean() - real.mean()
 
 
 def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
@@ -102,8 +110,9 @@ def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
         TypeError: a score argument is not a tensor.
         ValueError: a score argument contains NaN (the critic diverged).
     """
+    real, fake = gan._pair(real_scores, fake_scores, ("real_scores", "fake_scores"), "critic")
     # L_D = mean max(0, 1 − D(x)) + mean max(0, 1 + D(G(z)))
-    return F.relu(1 - _scores(real_scores, "real_scores")).mean() + F.relu(1 + _scores(fake_scores, "fake_scores")).mean()
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
 def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
@@ -137,8 +146,14 @@ def gradient_norm(critic: nn.Module, x: torch.Tensor, create_graph: bool = False
     r"""Per-example norm of the critic's input gradient, :math:`\|\nabla_x f(x)\|_2`, shape ``(B,)``.
 
     ``create_graph=True`` keeps the graph so the norm itself can be differentiated (the
-    gradient penalty needs that to reach the critic's weights).
+    gradient penalty needs that to reach the critic's weights). The critic runs as it is: in
+    training mode a spectral-normalized layer makes its power-iteration step, as in any forward
+    pass; put the critic in eval mode to measure it without changing it.
+
+    Raises:
+        ValueError: ``x`` has no batch dim, or contains NaN or ±inf.
     """
+    x = validate.tensor(x, "x", min_rank=1, expected="(B, ...)", nonempty=False, floating=True)
     x = x.detach().requires_grad_(True)
     out = critic(x)
     # ∇_x f(x) per example: the examples are independent, so the gradient of the sum is theirs
@@ -164,8 +179,11 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     Returns:
         a scalar; the caller multiplies it by λ (10 in the paper).
     Raises:
-        ValueError: ``real`` and ``fake`` differ in shape.
+        ValueError: ``real`` and ``fake`` differ in shape or device, are empty, or contain NaN or ±inf.
     """
+    real = validate.tensor(real, "real", min_rank=1, expected="(B, ...)", floating=True)
+    fake = validate.tensor(fake, "fake", min_rank=1, expected="(B, ...)", floating=True)
+    validate.same_device(("real", real), ("fake", fake))
     if real.shape != fake.shape:
         raise ValueError(f"real and fake batches must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
@@ -210,9 +228,10 @@ def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
     Returns:
         :class:`PowerIteration` ``(sigma, u, v)``: a scalar tensor and unit vectors ``(m,)`` and ``(n,)``.
     Raises:
-        ValueError: ``W`` is neither a matrix nor a conv kernel, ``n_iter < 1``, or ``u`` is not ``(m,)``.
+        ValueError: ``W`` is neither a matrix nor a conv kernel, is empty or not finite, ``n_iter < 1``,
+            or ``u`` is not ``(m,)``.
     """
-    W = _as_matrix(W.detach())
+    W = _as_matrix(validate.tensor(W, "W", min_rank=2, expected="(m, n) or (out, in, kh, kw)", floating=True).detach())
     if W.dim() != 2:
         raise ValueError(f"W must be a matrix or a conv kernel, got shape {tuple(W.shape)}")
     if n_iter < 1:
@@ -235,8 +254,9 @@ def spectral_norm_exact(W: torch.Tensor) -> torch.Tensor:
     """The exact largest singular value of ``W`` (conv kernels read as matrices), from ``torch.linalg``.
 
     Raises:
-        RuntimeError: (from ``torch.linalg``) ``W`` has fewer than two dimensions.
+        ValueError: ``W`` has fewer than two dimensions, is empty, or contains NaN or ±inf.
     """
+    validate.tensor(W, "W", min_rank=2, expected="(m, n) or (out, in, kh, kw)", floating=True)
     return torch.linalg.matrix_norm(_as_matrix(W.detach()), ord=2)
 
 
@@ -313,7 +333,14 @@ def lipschitz_upper_bound(model: nn.Module) -> float:
                         "by hand (a residual block x + g(x): 1 + the bound of g) or write the network as an "
                         "nn.Sequential chain.")
 
-    return bound(model, "")
+    # read the weights in eval mode: a spectral-normalized layer in training mode makes a power-iteration
+    # step (and updates its u, v buffers) whenever its weight is read; a diagnostic must not move them
+    was_training = model.training
+    model.eval()
+    try:
+        return bound(model, "")
+    finally:
+        model.train(was_training)
 
 
 # ------------------------------------------------------------------ the losses for train_gan

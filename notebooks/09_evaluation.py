@@ -289,7 +289,7 @@ def match_mse(make, lo, hi):
 
 
 versions = {"VQ-VAE reconstruction": recon,
-            "Gaussian noise": match_mse(lambda s: x + s * unit_noise, 0.0, 1.0),
+            "Gaussian noise": match_mse(lambda s: (x + s * unit_noise).clamp(0, 1), 0.0, 1.0),
             "blur": match_mse(lambda s: gaussian_blur(x, s), 0.1, 5.0)}
 scores = {name: (F.mse_loss(v, x).item(), metrics.ssim(v, x).mean().item()) for name, v in versions.items()}
 for name, (mse, s) in scores.items():

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gdmcourse"
 
-FOUNDATION = ("runtime", "types", "sources", "data", "nets", "train", "plot", "widgets", "weights")
+FOUNDATION = ("runtime", "types", "validate", "sources", "data", "nets", "train", "plot", "widgets", "weights")
 #: The topic modules in the course's order: a topic may import an earlier one, never a later one.
 TOPICS = ("autoencoder", "vae", "reparam", "gan", "minimax", "wgan", "vqvae", "ddpm", "metrics")
 MAX_LINES = 600

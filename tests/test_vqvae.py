@@ -43,14 +43,35 @@ def test_ema_codes_become_the_mean_of_their_vectors():
     torch.manual_seed(1)
     vq = vqvae.VectorQuantizer(4, 2, ema=True, decay=0.0, eps=1e-9)
     z = torch.randn(400, 2)
-    idx = vqvae.nearest_codes(z, vq.codebook.clone())
+    searched = vq.codebook.clone()
+    idx = vqvae.nearest_codes(z, searched)
     z_q, loss, got = vq(z)
     assert torch.equal(got, idx)
     for k in idx.unique():
         assert torch.allclose(vq.codebook[k], z[idx == k].mean(0), atol=1e-5)
     assert not any(p.requires_grad for p in [vq.codebook])  # a buffer, not trained by the optimizer
-    # with EMA the loss is the commitment term alone, against the updated codes
-    assert loss.item() == pytest.approx(0.25 * (vq.codebook[idx] - z).pow(2).mean().item(), rel=1e-5)
+    # the outputs come from the codebook the search used, not the one the EMA update left behind
+    assert torch.allclose(z_q.detach(), searched[idx], rtol=0, atol=1e-6)
+    # with EMA the loss is the commitment term alone, against the searched codes
+    assert loss.item() == pytest.approx(0.25 * (searched[idx] - z).pow(2).mean().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("decay", [0.5, 0.99])
+def test_ema_outputs_use_the_codebook_before_this_batch_update(decay):
+    # the reference implementations (the paper's appendix A.1, Sonnet's VectorQuantizerEMA) quantize first,
+    # then update; reading the codebook after the update would shift z_q by (1 − γ)(batch mean − code)
+    torch.manual_seed(2)
+    vq = vqvae.VectorQuantizer(8, 3, ema=True, decay=decay)
+    z = torch.randn(256, 3) * 0.05 + 0.2
+    before = vq.codebook.clone()
+    z_q, loss, idx = vq(z)
+    assert not torch.equal(vq.codebook, before)  # the update happened ...
+    assert torch.allclose(z_q, before[idx], rtol=0, atol=1e-6)  # ... after the outputs were taken
+    assert (vq.codebook[idx] - before[idx]).abs().max() > 1e-4  # (a gap this test would see)
+    assert loss.item() == pytest.approx(0.25 * (before[idx] - z).pow(2).mean().item(), rel=1e-6)
+    vq.eval()  # no update in evaluation: the same codes give the same outputs twice
+    frozen = vq.codebook.clone()
+    assert torch.equal(vq(z).z_q, vq(z).z_q) and torch.equal(vq.codebook, frozen)
 
 
 def test_perplexity_and_dead_codes():

@@ -58,6 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import validate
 from ..nets import MLP, ConvDecoder, ConvEncoder
 from ..types import LRScheduleName
 from .formulas import (bernoulli_log_likelihood, dynamic_binarize, gaussian_kl, gaussian_log_likelihood,
@@ -118,6 +119,9 @@ class VAE(nn.Module):
         return z
 
     def _posterior(self, x: torch.Tensor, c: torch.Tensor | None) -> DiagonalGaussian:
+        x = validate.tensor(x, "x", min_rank=1, expected=f"(B, {', '.join(map(str, self.input_shape))})",
+                            nonempty=False, floating=True)
+        validate.same_device(("x", x), expected=_model_device(self))
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"expected inputs of shape (batch, {', '.join(map(str, self.input_shape))}), "
                              f"got {tuple(x.shape)}")
@@ -125,6 +129,8 @@ class VAE(nn.Module):
         return DiagonalGaussian(mu, logvar)
 
     def _logits(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        z = validate.tensor(z, "z", min_rank=1, expected=f"(..., {self.latent_dim})", nonempty=False, floating=True)
+        validate.same_device(("z", z), expected=_model_device(self))
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"codes must have {self.latent_dim} entries in the last dim, got shape {tuple(z.shape)}")
         lead = z.shape[:-1]
@@ -135,16 +141,17 @@ class VAE(nn.Module):
     def _elbo_terms(self, x: torch.Tensor, c: torch.Tensor | None,
                     generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self._posterior(x, c)
+        validate.images(x, "x", rank=None, expected="binary or [0, 1] images (B, ...)", nonempty=False)
         z = reparameterize(mu, logvar, generator)
         # E_q[log p(x|z)] ≈ log p(x|z), z ~ q (one sample);  KL(q(z|x) ‖ N(0, I)) in closed form
         return bernoulli_log_likelihood(self._logits(z, c), x), gaussian_kl(mu, logvar)
 
     def _iwae(self, x: torch.Tensor, c: torch.Tensor | None, k: int, generator: torch.Generator | None,
               chunk: int | None) -> torch.Tensor:
-        if k < 1:
-            raise ValueError(f"k must be a positive integer, got {k}")
-        chunk = max(1, 20_000 // len(x)) if chunk is None else chunk
+        validate.positive_int(k, "k")
         mu, logvar = self._posterior(x, c)
+        validate.images(x, "x", rank=None, expected="binary or [0, 1] images (B, ...)")
+        chunk = max(1, 20_000 // len(x)) if chunk is None else validate.positive_int(chunk, "chunk")
         log_w = []
         for start in range(0, k, chunk):
             m = min(chunk, k - start)
@@ -204,6 +211,7 @@ class VAE(nn.Module):
         Raises:
             ValueError: ``x`` is not ``(B, *input_shape)``.
         """
+        validate.tensor(x, "x", min_rank=1, expected="(B, *input_shape)", finite=False)  # a mean needs examples
         rec, kl = self._elbo_terms(x, None, generator)
         return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
 
@@ -273,11 +281,11 @@ class CVAE(VAE):
         device = next(self.parameters()).device
         if isinstance(y, int):
             y = torch.full((n or 1,), y, dtype=torch.long)
-        y = torch.as_tensor(y, dtype=torch.long)
-        if y.dim() != 1 or (n is not None and len(y) != n):
-            raise ValueError(f"labels must be a 1-D integer tensor{f' of length {n}' if n else ''}, got shape {tuple(y.shape)}")
-        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        y = validate.indices(y, "labels y", self.num_classes, rank=1, expected=f"({n if n is not None else 'B'},) integers",
+                             nonempty=False)
+        if n is not None and len(y) != n:
+            raise ValueError(f"labels must be a 1-D integer tensor of length {n}, got shape {tuple(y.shape)}")
+        y = y.long()
         return F.one_hot(y, self.num_classes).float().to(device)
 
     def _encoder_input(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
@@ -325,6 +333,7 @@ class CVAE(VAE):
         Raises:
             ValueError: ``x`` is not ``(B, *input_shape)``, or ``y`` is not ``B`` labels in ``0..num_classes - 1``.
         """
+        validate.tensor(x, "x", min_rank=1, expected="(B, *input_shape)", finite=False)  # a mean needs examples
         rec, kl = self._elbo_terms(x, self.one_hot(y, len(x)), generator)
         return {"loss": (beta * kl - rec).mean(), "rec": -rec.mean().detach(), "kl": kl.mean().detach()}
 
@@ -400,8 +409,11 @@ def iwae_nll(model: VAE, x: torch.Tensor, k: int = 500, *, y: torch.Tensor | Non
     NLL that tightens as ``k`` grows (Burda et al. 2016 use ``k = 5000``).
 
     Raises:
-        ValueError: ``model`` is a :class:`CVAE` and ``y`` is missing, ``k < 1``, or ``x`` has the wrong shape.
+        ValueError: ``model`` is a :class:`CVAE` and ``y`` is missing, ``k < 1``, or ``x`` has the
+            wrong shape, is empty, has a value outside [0, 1], NaN or ±inf.
     """
+    validate.tensor(x, "x", min_rank=1, expected="(N, *input_shape)", finite=False)
+    validate.positive_int(batch_size, "batch_size")
     device, was_training = _model_device(model), model.training
     model.eval()
     total = 0.0
@@ -425,7 +437,13 @@ def active_units(model: VAE, x: torch.Tensor, threshold: float = 1e-2, *, y: tor
 
     A unit is *active* when its posterior mean varies with the input (Burda et al. 2016,
     section 5.2, threshold :math:`10^{-2}`); inactive units have collapsed to the prior.
+
+    Raises:
+        ValueError: ``x`` holds fewer than 2 examples (no variance), has the wrong shape, NaN or ±inf.
     """
+    if validate.tensor(x, "x", min_rank=1, expected="(N, *input_shape)", finite=False).shape[0] < 2:
+        raise ValueError(f"active_units needs at least 2 examples to measure a variance, got {len(x)}")
+    validate.positive_int(batch_size, "batch_size")
     device, was_training = _model_device(model), model.training
     model.eval()
     means = []
@@ -440,7 +458,18 @@ def active_units(model: VAE, x: torch.Tensor, threshold: float = 1e-2, *, y: tor
 @torch.no_grad()
 def latent_traversal(model: VAE, z: torch.Tensor, dims: Sequence[int], values: Sequence[float]) -> torch.Tensor:
     """Decode ``z`` (``(J,)``) with coordinate ``dims[i]`` set to each of ``values``: Bernoulli means
-    of shape ``(len(dims), len(values), *input_shape)`` on the CPU (for an image grid)."""
+    of shape ``(len(dims), len(values), *input_shape)`` on the CPU (for an image grid).
+
+    Raises:
+        ValueError: ``z`` is not ``(J,)`` with ``J = latent_dim``, or contains NaN or ±inf; a value is not finite.
+    """
+    z = validate.tensor(z, "z", rank=1, expected=f"({model.latent_dim},)")
+    if z.shape[0] != model.latent_dim:
+        raise ValueError(f"z must be ({model.latent_dim},), got shape {tuple(z.shape)}")
+    if any(not 0 <= d < model.latent_dim for d in dims):
+        raise ValueError(f"dims must lie in 0..{model.latent_dim - 1}, got {list(dims)}")
+    for v in values:
+        validate.finite_number(v, "values")
     codes = z.detach().cpu().float().repeat(len(dims), len(values), 1)      # (R, V, J)
     for i, d in enumerate(dims):
         codes[i, :, d] = torch.tensor(values, dtype=codes.dtype)

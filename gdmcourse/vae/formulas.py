@@ -11,7 +11,15 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 _LOG_2PI = math.log(2 * math.pi)
+
+
+def _finite_on_one_device(**named: torch.Tensor | None) -> None:
+    # every formula here is elementwise: any shape (empty too) is fine; NaN, ±inf and mixed devices are not
+    given = [(name, validate.tensor(t, name, nonempty=False)) for name, t in named.items() if t is not None]
+    validate.same_device(*given)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor | None = None,
@@ -32,7 +40,10 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor | Non
         mu_p, logvar_p: the prior's mean and log-variance (broadcastable); ``None`` means 0.
     Returns:
         nats, shape ``mu.shape[:-1]`` (one value per example), always ``>= 0``.
+    Raises:
+        ValueError: an argument contains NaN or ±inf, or they are on different devices.
     """
+    _finite_on_one_device(mu=mu, logvar=logvar, mu_p=mu_p, logvar_p=logvar_p)
     mu_p = torch.zeros_like(mu) if mu_p is None else mu_p
     logvar_p = torch.zeros_like(logvar) if logvar_p is None else logvar_p
     # ½ [log σ_p² − log σ² + (σ² + (μ − μ_p)²) / σ_p² − 1]
@@ -54,7 +65,10 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
         mu, logvar: shape ``(..., J)`` (broadcastable to each other).
         generator: a CPU generator for :math:`\varepsilon`; the noise is drawn on the CPU
             and moved to ``mu``'s device, so every device sees the same sample.
+    Raises:
+        ValueError: ``mu`` or ``logvar`` contains NaN or ±inf, or they are on different devices.
     """
+    _finite_on_one_device(mu=mu, logvar=logvar)
     shape = torch.broadcast_shapes(mu.shape, logvar.shape)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype).to(mu.device)
     # z = μ + exp(½ log σ²) ε
@@ -90,8 +104,11 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, *,
         nats, shape: the broadcast shape without its ``event_dims`` trailing dims, e.g. ``(B,)``.
 
     Raises:
-        ValueError: ``event_dims`` is not between 0 and the number of dims.
+        ValueError: ``event_dims`` is not between 0 and the number of dims, ``x`` has a value
+            outside [0, 1] (0..255 pixels: divide by 255), or an argument contains NaN or ±inf.
     """
+    _finite_on_one_device(logits=logits, x=x)
+    validate.images(x, "x", rank=None, expected="(B, ...) in [0, 1]", nonempty=False)
     # x ℓ − softplus(ℓ)   (= −BCE-with-logits)
     return _sum_event(x * logits - F.softplus(logits), event_dims)
 
@@ -110,13 +127,25 @@ def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, logvar: torch.T
         nats, shape ``(B,)`` by default.
 
     Raises:
-        ValueError: ``event_dims`` is not between 0 and the number of dims.
+        ValueError: ``event_dims`` is not between 0 and the number of dims, or an argument contains NaN or ±inf.
     """
+    _finite_on_one_device(x=x, mean=mean, logvar=logvar)
     return _sum_event(-0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar)), event_dims)
 
 
 def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    r"""Stable :math:`\log \frac1k \sum_{i=1}^k e^{\log w_i} = \operatorname{logsumexp}_i \log w_i - \log k` along ``dim``."""
+    r"""Stable :math:`\log \frac1k \sum_{i=1}^k e^{\log w_i} = \operatorname{logsumexp}_i \log w_i - \log k` along ``dim``.
+
+    Weights of 0 (:math:`\log w = -\infty`) are allowed.
+
+    Raises:
+        ValueError: ``log_w`` has no entries along ``dim`` (a mean of nothing) or contains NaN or +inf.
+    """
+    log_w = validate.tensor(log_w, "log_w", min_rank=1, nonempty=False, finite=False)
+    if log_w.shape[dim] == 0:
+        raise ValueError(f"log_w is empty along dim {dim} (shape {tuple(log_w.shape)}); a mean needs at least one entry")
+    if validate.has_values(log_w) and (torch.isnan(log_w).any() or (log_w == math.inf).any()):
+        raise ValueError("log_w contains NaN or +inf; expected log weights in [-inf, inf)")
     return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
 
 
@@ -128,7 +157,11 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n: int, generator: to
 
     Returns:
         nats, shape ``mu.shape[:-1]``; the standard error shrinks like :math:`1/\sqrt n`.
+    Raises:
+        ValueError: ``n < 1``, or an argument contains NaN or ±inf.
     """
+    validate.positive_int(n, "n")
+    _finite_on_one_device(mu=mu, logvar=logvar, mu_p=mu_p, logvar_p=logvar_p)
     mu_p = torch.zeros_like(mu) if mu_p is None else mu_p
     logvar_p = torch.zeros_like(logvar) if logvar_p is None else logvar_p
     z = reparameterize(mu.expand(n, *mu.shape), logvar.expand(n, *logvar.shape), generator)  # (n, ..., J)
@@ -138,6 +171,11 @@ def kl_monte_carlo(mu: torch.Tensor, logvar: torch.Tensor, n: int, generator: to
 
 
 def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""A binary image :math:`b \sim \operatorname{Bernoulli}(x)` per pixel (x in [0, 1]); uniforms drawn on the CPU, then moved."""
+    r"""A binary image :math:`b \sim \operatorname{Bernoulli}(x)` per pixel (x in [0, 1]); uniforms drawn on the CPU, then moved.
+
+    Raises:
+        ValueError: ``x`` has a value outside [0, 1] (0..255 pixels: divide by 255), NaN or ±inf.
+    """
+    x = validate.images(x, "x", rank=None, expected="(...) in [0, 1]", nonempty=False)
     u = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     return (u < x).to(x.dtype)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import torch
 
+from .. import validate
 from .formulas import _LOG_2PI, gaussian_kl
 
 
@@ -61,11 +62,23 @@ class LinearGaussianModel:
         z = torch.randn(n, self.d, generator=generator, dtype=torch.float64)
         return z @ self.W.T + self.b + self.sigma * torch.randn(n, self.D, generator=generator, dtype=torch.float64)
 
+    def _data(self, x: torch.Tensor) -> torch.Tensor:
+        x = validate.tensor(x, "x", rank=2, expected=f"(B, {self.D})", nonempty=False)
+        if x.shape[1] != self.D:
+            raise ValueError(f"x must be (B, {self.D}), got shape {tuple(x.shape)}")
+        return x.double()
+
+    def _q(self, q_mu: torch.Tensor, q_logvar: torch.Tensor, batch: int) -> None:
+        for name, t in (("q_mu", q_mu), ("q_logvar", q_logvar)):
+            validate.tensor(t, name, rank=(1, 2), expected=f"({batch}, {self.d})", nonempty=False)
+            if t.shape[-1] != self.d or (t.dim() == 2 and t.shape[0] not in (1, batch)):
+                raise ValueError(f"{name} must be ({batch}, {self.d}) (or broadcast to it), got shape {tuple(t.shape)}")
+
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p(x) = \log\mathcal N(x; b, C)`, :math:`C = WW^\top + \sigma^2 I`, per row of ``x`` ``(B, D)``; nats ``(B,)``."""
         C = self.W @ self.W.T + self.sigma**2 * torch.eye(self.D, dtype=torch.float64)
         L = torch.linalg.cholesky(C)
-        r = (x.double() - self.b).T                                  # (D, B)
+        r = (self._data(x) - self.b).T                                  # (D, B)
         a = torch.linalg.solve_triangular(L, r, upper=False)        # L⁻¹ (x − b)
         logdet = 2 * L.diagonal().log().sum()
         return -0.5 * (self.D * _LOG_2PI + logdet + a.pow(2).sum(dim=0))
@@ -74,7 +87,7 @@ class LinearGaussianModel:
         r"""The exact posterior :math:`p(z\mid x) = \mathcal N(m(x), \Sigma)`: :class:`GaussianPosterior` ``(m (B, d), Σ (d, d))``."""
         precision = torch.eye(self.d, dtype=torch.float64) + self.W.T @ self.W / self.sigma**2
         cov = torch.linalg.inv(precision)
-        mean = (x.double() - self.b) @ self.W @ cov / self.sigma**2  # Σ symmetric: (Σ Wᵀ(x−b))ᵀ = (x−b)ᵀ W Σ
+        mean = (self._data(x) - self.b) @ self.W @ cov / self.sigma**2  # Σ symmetric: (Σ Wᵀ(x−b))ᵀ = (x−b)ᵀ W Σ
         return GaussianPosterior(mean, cov)
 
     def expected_log_likelihood(self, x: torch.Tensor, q_mu: torch.Tensor, q_logvar: torch.Tensor) -> torch.Tensor:
@@ -83,6 +96,7 @@ class LinearGaussianModel:
         .. math::  -\frac D2 \log(2\pi\sigma^2) - \frac{1}{2\sigma^2}\Big[\lVert x - b - W\mu\rVert^2
                    + \sum_j s_j^2 \lVert W_{:,j}\rVert^2\Big]
         """
+        self._q(q_mu, q_logvar, len(self._data(x)))
         resid = x.double() - self.b - q_mu.double() @ self.W.T
         trace = (q_logvar.double().exp() * self.W.pow(2).sum(dim=0)).sum(dim=-1)
         return -0.5 * self.D * math.log(2 * math.pi * self.sigma**2) - (resid.pow(2).sum(-1) + trace) / (2 * self.sigma**2)
@@ -98,6 +112,7 @@ class LinearGaussianModel:
                    + \log\det\Sigma - \log\det S\Big],\quad S = \operatorname{diag}s^2
         """
         m, cov = self.posterior(x)
+        self._q(q_mu, q_logvar, len(m))
         precision = torch.linalg.inv(cov)
         s2 = q_logvar.double().exp()
         diff = m - q_mu.double()
