@@ -140,14 +140,17 @@ def indices(i: torch.Tensor, name: str, n: int, *, rank: int | Sequence[int] | N
     return i
 
 
-def finite_number(x: float | torch.Tensor, name: str) -> float | torch.Tensor:
-    """Check that a number (a float, or a tensor of them) is finite, and return it unchanged.
+def finite_number(x: float | torch.Tensor | np.ndarray, name: str) -> float | torch.Tensor | np.ndarray:
+    """Check that a number (a float, or a tensor or NumPy array of them) is finite, and return it unchanged.
 
     Raises:
-        ValueError: ``x`` is NaN or ±inf (or, as a tensor, holds one).
+        ValueError: ``x`` is NaN or ±inf (or, as a tensor or array, holds one).
     """
     if isinstance(x, torch.Tensor):
         tensor(x, name, nonempty=False)
+    elif isinstance(x, np.ndarray):
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} holds NaN or infinite values")
     elif not math.isfinite(float(x)):
         raise ValueError(f"{name} must be a finite number, got {x!r}")
     return x

@@ -83,3 +83,15 @@ def test_optimistic_first_step_is_simultaneous_and_shapes():
 def test_bad_arguments(lr, steps):
     with pytest.raises(ValueError):
         mm.simultaneous_gd(1.0, 0.0, lr, steps)
+
+
+def test_value_and_grad_take_numpy_grids_and_refuse_nan():
+    """Notebook 05 draws f and its vector field on NumPy meshgrids."""
+    import numpy as np
+
+    X, Y = np.meshgrid(np.linspace(-2, 2, 5), np.linspace(-1, 1, 3))
+    assert np.array_equal(mm.value(X, Y), X * Y)
+    gx, gy = mm.grad(X, Y)
+    assert np.array_equal(gx, Y) and np.array_equal(gy, X)
+    with pytest.raises(ValueError, match="NaN"):
+        mm.value(np.array([np.nan]), np.array([1.0]))
