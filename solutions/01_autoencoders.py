@@ -114,8 +114,9 @@ check.reconstruction_loss(reconstruction_loss)
 #
 # $$\tilde x = \operatorname{clamp}(x + \sigma \varepsilon,\ 0,\ 1), \qquad \varepsilon \sim \mathcal N(0, I).$$
 #
-# Draw $\varepsilon$ with the given `generator` (`torch.randn(x.shape, generator=generator)`)
-# so that results are reproducible, and do not modify `x` in place.
+# Draw $\varepsilon$ with the given `generator` on the CPU, then move it to the input's device
+# (`torch.randn(x.shape, generator=generator).to(x.device)`), so that results are reproducible
+# and the same on a GPU, and do not modify `x` in place.
 
 # %%
 def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:

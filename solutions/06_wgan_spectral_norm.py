@@ -94,7 +94,7 @@ check.critic_loss(critic_loss)
 def gradient_penalty(critic, real, fake, generator=None):
     """mean over examples of (||grad f(x_hat)||_2 - 1)^2 at random interpolates x_hat."""
     ### BEGIN SOLUTION
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator)
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, dtype=real.dtype).to(real.device)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

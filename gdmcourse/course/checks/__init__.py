@@ -6,10 +6,13 @@ Exercise notebooks end each task with a check cell::
     check.reconstruction_loss(reconstruction_loss)
 
 which prints one line starting with ``PASSED`` or ``FAILED`` (what was expected, what came
-back, a hint) and returns a :class:`Verdict` (truthy when passed). Ordinary mistakes (a wrong
-shape, a sign, a NaN, ``None``, an exception, an unfinished ``NotImplementedError``) give a
-verdict, never a traceback. Grading reads the ``PASSED``/``FAILED`` lines; ``RESULTS`` keeps
-the verdicts of this process by exercise name.
+back, a hint) and returns a :class:`Verdict` (truthy when passed; ``verdict.record`` is the
+machine-readable result with its status and points). Ordinary mistakes (a wrong shape, a sign,
+a NaN, ``None``, an exception, an unfinished ``NotImplementedError``, a tensor on the wrong
+device) give a verdict, never a traceback; the package's own implementation, imported or
+wrapped, gives ``reference-used``. ``RESULTS`` keeps the verdicts of this process by exercise
+name. Grading never reads what a check printed: it calls the checks itself
+(:mod:`gdmcourse.course.grading`).
 
 Each exercise is declared once, in the module of its topic (:class:`engine.Exercise`: the
 package's reference, seeded inputs, properties, known mistakes with hints); :mod:`.engine`

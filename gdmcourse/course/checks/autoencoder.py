@@ -11,7 +11,7 @@ from torch import nn
 
 from ... import autoencoder as ae
 from ...train import fit
-from .engine import NO_GRAD_HINT, NOT_TENSOR_HINT, RAISED_HINT, Case, Exercise, Mistake, call, fail, generator, tensor
+from .engine import MIXED_DEVICE_HINT, NO_GRAD_HINT, NOT_TENSOR_HINT, RAISED_HINT, Case, Exercise, Mistake, call, fail, generator, tensor
 
 
 def _sq(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ CLAMP = "clamp the result: (...).clamp(0, 1)."
 STD_SQUARED = "the noise has standard deviation σ: multiply by noise_std, not noise_std**2."
 NO_NOISE = "add noise_std * torch.randn(...) to x."
 IN_PLACE = "return a new tensor; avoid x += ... or x.clamp_()."
-UNSEEDED = "draw the noise with the generator: torch.randn(x.shape, generator=generator)."
+UNSEEDED = "draw the noise with the generator: torch.randn(x.shape, generator=generator).to(x.device)."
 
 
 def _corrupt(fn: Any) -> None:
@@ -112,6 +112,7 @@ corrupt = Exercise(
     passed="Gaussian noise of standard deviation σ, added, clamped to [0, 1], reproducible from the generator.",
     reference=ae.corrupt,
     procedure=_corrupt,
+    device_case=lambda: Case((torch.rand(2, 1, 4, 4, generator=generator(3)), 0.2, generator(7)), "a batch of images"),
     mistakes=[
         Mistake("missing clamp", lambda x, s, g=None: x + _noisy(x, s, g), CLAMP),
         Mistake("uniform noise", lambda x, s, g=None: (x + _noisy(x, s, g, "rand")).clamp(0, 1), MEAN_ZERO),
@@ -122,6 +123,8 @@ corrupt = Exercise(
         Mistake("ignores generator", lambda x, s, g=None: (x + _noisy(x, s, None)).clamp(0, 1), UNSEEDED),
         Mistake("in place", lambda x, s, g=None: x.add_(_noisy(x, s, g)).clamp_(0, 1), IN_PLACE),
         Mistake("no noise", lambda x, s, g=None: x.clone(), NO_NOISE),
+        Mistake("noise left on the CPU", lambda x, s, g=None: (x + s * torch.randn(x.shape, generator=g)).clamp(0, 1),
+                MIXED_DEVICE_HINT, match=False),
     ],
 )
 

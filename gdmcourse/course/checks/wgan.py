@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import wgan
-from .engine import Case, Exercise, Mistake, call, compare, fail, fmt, generator, judge, known, parse, reproducible, tensor
+from .engine import MIXED_DEVICE_HINT, Case, Exercise, Mistake, call, compare, fail, fmt, generator, judge, known, parse, reproducible, tensor
 
 ls = F.logsigmoid
 
@@ -58,6 +58,14 @@ def _linear_critic() -> nn.Linear:
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[1.5, -2.0, 0.5]]))
     return critic
+
+
+def _gp_cpu_eps(critic: Any, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The penalty with ε drawn on the CPU and never moved: right on a CPU, a device mismatch on a GPU."""
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def _gradient_penalty(fn: Any) -> None:
@@ -123,6 +131,8 @@ gradient_penalty = Exercise(
     passed="one ε per example, (‖∇f(x̂)‖₂ − 1)² averaged, differentiable in the critic's weights.",
     reference=wgan.gradient_penalty,
     procedure=_gradient_penalty,
+    device_case=lambda: Case((_linear_critic(), torch.zeros(4, 3), torch.ones(4, 3)), "a batch of real and fake points",
+                             {"generator": generator(0)}),
     output="number",
     shape_hint="return one number: the mean over the batch.",
     mistakes=[
@@ -136,6 +146,8 @@ gradient_penalty = Exercise(
         Mistake("batch norm", lambda *a, **k: _gp(*a, **k, per_example=False),
                 "take one norm per example (flatten each example's gradient), not one norm of the whole batch's gradient."),
         Mistake("without create_graph", lambda *a, **k: _gp(*a, **k, create_graph=False), CREATE_GRAPH, match=False),
+        Mistake("eps left on the CPU", lambda c, r, f, generator=None: _gp_cpu_eps(c, r, f, generator), MIXED_DEVICE_HINT,
+                match=False),
         Mistake("one eps per batch", lambda c, r, f, generator=None: _gp(c, r, f, generator, eps_shape=(1,)), ONE_EPS, match=False),
         Mistake("eps per entry", lambda c, r, f, generator=None: _gp(c, r, f, generator, eps_shape=r.shape), EPS_PER_ENTRY,
                 match=False),
