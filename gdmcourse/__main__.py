@@ -86,13 +86,16 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = verbs.add_parser("grade", help="run returned exercise notebooks and report each check's verdict",
                              description="Run every .ipynb under DIR (DIR/STUDENT/NN_topic.ipynb or "
-                                         "DIR/STUDENT_NN_topic.ipynb) in its own kernel, from a copy, and write "
-                                         "one row per student, exercise and check to CSV and JSON. This runs "
+                                         "DIR/STUDENT_NN_topic.ipynb) in its own kernel with its answer cells and "
+                                         "the exercise's other cells restored, call the checks in that kernel "
+                                         "and write one row per student, exercise and check to CSV and JSON, a "
+                                         "wide CSV (points per exercise) and the restored cells. This runs "
                                          "student code: use a throwaway environment.")
     grade.add_argument("directory", metavar="DIR")
     grade.add_argument("--out", default="report.csv", help="CSV report; the JSON goes beside it (default report.csv)")
     grade.add_argument("--cell-timeout", type=float, default=120, metavar="S", help="seconds per cell (default 120)")
     grade.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per notebook (default 600)")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N notebooks at once (default 1)")
 
     train_ = verbs.add_parser("train", help="train a checkpoint the package ships (gdmcourse/weights/)",
                               description="Train NAME with its fixed recipe and seed, save the weights "

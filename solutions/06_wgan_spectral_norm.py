@@ -120,7 +120,7 @@ def power_iteration(W, n_iter, u=None):
     """Largest singular value of W by power iteration: returns (sigma, u, v)."""
     ### BEGIN SOLUTION
     if u is None:
-        u = torch.randn(W.shape[0], dtype=W.dtype)
+        u = torch.randn(W.shape[0], dtype=W.dtype).to(W.device)
     u = F.normalize(u, dim=0)
     for _ in range(n_iter):
         v = F.normalize(W.T @ u, dim=0)
