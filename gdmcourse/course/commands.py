@@ -97,6 +97,13 @@ def run_verb(args: argparse.Namespace) -> int:
 
 def exercises_verb(args: argparse.Namespace) -> int:
     root = course_root()
+    if args.action == "export-nbgrader":
+        from .exercises import export_nbgrader
+
+        paths = export_nbgrader(root / "solutions", args.directory)
+        print(f"{len(paths)} assignment(s) in {args.directory}/source/; next, there: "
+              "nbgrader generate_assignment NN_topic, then nbgrader autograde NN_topic")
+        return 0
     paths = build_exercises(root / "solutions", root / "exercises")
     print(f"{len(paths)} exercise notebook(s) in {_shown(root / 'exercises', root)}/")
     return 0

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .exercises import CODE_PLACEHOLDER
+from .exercises import CODE_PLACEHOLDER, check_calls
 from .notebooks import RUN_ENV, SKIP_TAG, course_root
 
 STATUSES = ("passed", "failed", "reference-used", "missing", "not graded")
@@ -80,20 +80,6 @@ class Submission:
 
 
 # ----------------------------------------------------------------------------- the exercise's cells
-
-def check_calls(source: str) -> list[tuple[str, list[str]]]:
-    """The ``check.NAME(arg, ...)`` calls of a cell: ``[(NAME, [arg source, ...]), ...]`` in order."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    calls = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "check"):
-            calls.append((node.func.attr, [ast.get_source_segment(source, a) or "" for a in node.args]))
-    return calls
-
 
 def expected_checks(exercise_notebook: Path) -> list[str]:
     """The checks an exercise notebook calls (``check.NAME(...)`` in its code cells), in order."""
