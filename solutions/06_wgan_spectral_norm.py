@@ -154,6 +154,7 @@ for step in range(200):
 sigma, _, _ = power_iteration(critic.weight.detach(), 10)
 print(f"||w|| = {critic.weight.norm().item():.4f}, power iteration sigma = {sigma.item():.4f}")
 
+
 # %% [markdown]
 # **Question.** Why does the gradient penalty use a *two-sided* penalty $(\|\nabla f\| - 1)^2$
 # rather than only punishing norms above 1? What would happen to the critic's estimate of
@@ -168,3 +169,49 @@ print(f"||w|| = {critic.weight.norm().item():.4f}, power iteration sigma = {sigm
 # its objective $\mathbb E_{data} f - \mathbb E_G f$ can be at most $K \cdot W$, so it
 # *underestimates* the distance and gives the generator weaker gradients.
 # <!-- END SOLUTION -->
+
+# %% [markdown]
+# ## 5. A network's Lipschitz bound
+#
+# A composition of functions is at most as steep as the product of their steepnesses:
+# $\|f_L\circ\dots\circ f_1\|_{Lip} \le \prod_l \|f_l\|_{Lip}$ (lecture 004). For a linear layer
+# $x \mapsto Wx + b$ that constant is the spectral norm $\sigma_1(W)$ (the bias does not
+# matter); ReLU, LeakyReLU (slope ≤ 1) and tanh have constant 1, the sigmoid $1/4$.
+#
+# Write `lipschitz_bound(model)` for an `nn.Sequential` of such layers: go through the layers,
+# multiply $\sigma_1(W)$ of every `nn.Linear` (your power iteration with enough steps, or
+# `torch.linalg.matrix_norm(W, 2)`) and the activations' constants; return a float. The check
+# compares it with the course's bound and with gradient norms it measures on the network,
+# which it can never be below.
+
+# %%
+def lipschitz_bound(model):
+    ### BEGIN SOLUTION
+    constants = {nn.ReLU: 1.0, nn.LeakyReLU: 1.0, nn.Tanh: 1.0, nn.Sigmoid: 0.25}
+    bound = 1.0
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), 2).item()
+        else:
+            bound *= constants[type(layer)]
+    return bound
+    ### END SOLUTION
+
+
+# %%
+check.lipschitz_bound(lipschitz_bound)
+
+# %% [markdown]
+# How loose is the bound? On a random critic, compare it with the largest gradient norm
+# measured at 2,000 points: the bound holds, and is far above, because the layers' top singular
+# directions do not line up.
+
+# %%
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+x = (2 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))).requires_grad_(True)
+(grad_x,) = torch.autograd.grad(net(x).sum(), x)
+measured = grad_x.norm(dim=1).max().item()
+bound = lipschitz_bound(net)
+print(f"largest measured gradient norm {measured:.3f} <= bound {bound:.3f} (ratio {bound / measured:.1f})")
+assert measured <= bound
