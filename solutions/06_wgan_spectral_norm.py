@@ -153,6 +153,8 @@ for step in range(200):
     opt.step()
 sigma, _, _ = power_iteration(critic.weight.detach(), 10)
 print(f"||w|| = {critic.weight.norm().item():.4f}, power iteration sigma = {sigma.item():.4f}")
+assert abs(critic.weight.norm().item() - 1) < 0.05, "the penalty should pull ||w|| from 5 to about 1"
+assert abs(sigma.item() - critic.weight.norm().item()) < 1e-4, "the only singular value of w^T is ||w||"
 
 
 # %% [markdown]

@@ -19,7 +19,10 @@ from gdmcourse.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISE = ROOT / "exercises" / "05_minimax.ipynb"
-CHECKS = ["simultaneous_step", "alternating_step", "extragradient_step", "optimistic_step"]
+STEPS = ["simultaneous_step", "alternating_step", "extragradient_step", "optimistic_step"]
+CHECKS = [*STEPS, "stability"]
+POINTS = {"simultaneous_step": 1.0, "alternating_step": 1.0, "extragradient_step": 1.0, "optimistic_step": 1.0,
+          "stability": 3.0}
 SECRET = "GDM_TEST_INSTRUCTOR_SECRET"
 
 
@@ -43,7 +46,8 @@ def _append(nb, source: str) -> nbformat.NotebookNode:
     return nb
 
 
-PRINTED = "\n".join(f'print("PASSED {c}: ok")' for c in CHECKS)
+PRINTED = "\n".join(f'print("PASSED {c}: ok")' for c in ["simultaneous_step", "alternating_step", "extragradient_step",
+                                                            "optimistic_step", "stability"])
 
 
 def _stored_pass(nb) -> nbformat.NotebookNode:
@@ -199,8 +203,8 @@ def test_reports_long_json_wide_and_edits(graded):
     assert [{k: str(v) for k, v in r.items()} for r in json.loads(out.with_suffix(".json").read_text())] == rows
     with open(out.with_name("report-wide.csv")) as f:
         wide = list(csv.reader(f))
-    assert wide[0] == ["student", "05_minimax", "total"] and wide[1] == ["(max)", "4", "4"]
-    assert {r[0]: r[1:] for r in wide[2:]}["alice"] == ["4", "4"]
+    assert wide[0] == ["student", "05_minimax", "total"] and wide[1] == ["(max)", "7", "7"]
+    assert {r[0]: r[1:] for r in wide[2:]}["alice"] == ["7", "7"]
     assert {r[0]: r[1:] for r in wide[2:]}["bob"] == ["0", "0"]
     with open(out.with_name("report-edits.csv")) as f:
         edits = list(csv.DictReader(f))
@@ -208,43 +212,44 @@ def test_reports_long_json_wide_and_edits(graded):
 
 
 def test_a_solved_notebook_passes_everything(report):
-    assert _status(report, "alice") == ["passed"] * 4
-    assert all(report[("alice", c)]["points"] == "1.0" for c in CHECKS)
+    assert _status(report, "alice") == ["passed"] * 5
+    assert all(float(report[("alice", c)]["points"]) == float(report[("alice", c)]["max_points"]) == POINTS[c]
+               for c in CHECKS)
 
 
 def test_an_untouched_notebook_fails_with_not_implemented(report):
-    assert _status(report, "bob") == ["failed"] * 4
+    assert _status(report, "bob") == ["failed"] * 5
     assert "not implemented" in report[("bob", "simultaneous_step")]["message"]
 
 
 def test_printed_verdicts_are_not_read(report):
-    assert _status(report, "mallory-prints") == ["failed"] * 4
+    assert _status(report, "mallory-prints") == ["failed"] * 5
 
 
 def test_verdicts_stored_in_the_file_do_not_count(report):
-    assert _status(report, "mallory-stores") == ["failed"] * 4
+    assert _status(report, "mallory-stores") == ["failed"] * 5
 
 
 def test_replaced_check_cells_are_restored_and_reported(report, graded):
-    assert _status(report, "mallory-check-cells") == ["failed"] * 4
+    assert _status(report, "mallory-check-cells") == ["failed"] * 5
     with open(graded["out"].with_name("report-edits.csv")) as f:
         edits = [e["cell"] for e in csv.DictReader(f) if e["student"] == "mallory-check-cells"]
-    assert len(edits) == 4 and all("edited, restored" in e and "check." in e for e in edits), edits
+    assert len(edits) == len(CHECKS) and all("edited, restored" in e and "check." in e for e in edits), edits
 
 
 def test_patched_checks_are_not_the_ones_that_grade(report):
-    assert _status(report, "mallory-patches") == ["failed"] * 4
+    assert _status(report, "mallory-patches") == ["failed"] * 5
     assert "not implemented" in report[("mallory-patches", "alternating_step")]["message"]
 
 
 def test_the_package_reference_is_reference_used(report):
-    assert _status(report, "mallory-reference") == ["reference-used"] * 4
+    assert _status(report, "mallory-reference") == ["reference-used"] * 4 + ["failed"]  # stability left undone
     assert all(report[("mallory-reference", c)]["points"] == "0.0" for c in CHECKS)
     assert "gdmcourse.minimax.simultaneous_step" in report[("mallory-reference", "simultaneous_step")]["message"]
 
 
 def test_edited_given_cells_are_restored_and_reported(report, graded):
-    assert _status(report, "oscar") == ["passed"] * 4
+    assert _status(report, "oscar") == ["passed"] * 5
     with open(graded["out"].with_name("report-edits.csv")) as f:
         edits = [e["cell"] for e in csv.DictReader(f) if e["student"] == "oscar"]
     assert any("def run(method" in e and "edited, restored" in e for e in edits), edits
