@@ -69,7 +69,7 @@ def _forged_check_cells(nb) -> nbformat.NotebookNode:
 
 
 PATCH = """\
-import gdmcourse.checks as c
+from gdmcourse import checks as c
 from gdmcourse.course.checks import engine
 fake = lambda *a, **k: engine.Verdict("x", True, "ok")
 for name in c.EXERCISES:
@@ -113,7 +113,7 @@ def returned(tmp_path_factory) -> Path:
         "mallory-prints": _append(_exercise(), PRINTED),
         "mallory-stores": _stored_pass(_append(_exercise(), PRINTED)),
         "mallory-check-cells": _forged_check_cells(_exercise()),
-        "mallory-patches": _append(_exercise(), PATCH),
+        "mallory-patches": _append(_exercise(), PATCH + f"open({str(root.parent / 'patched.txt')!r}, 'w').write('ran')\n"),
         "mallory-reference": _append(_exercise(), REFERENCE),
         # a solved notebook whose given cells were edited, with chatter and a look at its environment
         "oscar": _append(_edit(_solved(), "    points = [(1.0, 0.0)]", "    points = [(9.0, 9.0)]"),
@@ -237,7 +237,8 @@ def test_replaced_check_cells_are_restored_and_reported(report, graded):
     assert len(edits) == len(CHECKS) and all("edited, restored" in e and "check." in e for e in edits), edits
 
 
-def test_patched_checks_are_not_the_ones_that_grade(report):
+def test_patched_checks_are_not_the_ones_that_grade(returned, report):
+    assert (returned.parent / "patched.txt").read_text() == "ran"  # the patch itself ran without an error
     assert _status(report, "mallory-patches") == ["failed"] * 5
     assert "not implemented" in report[("mallory-patches", "alternating_step")]["message"]
 
