@@ -213,7 +213,5 @@ to_pca = principal_angles(W_d, pcs)
 to_random = principal_angles(random_basis, pcs)
 print("angles to the PCA subspace (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_pca).tolist()])
 print("a random subspace's angles (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_random).tolist()])
-
-# %%
 assert to_pca.max() < 0.2 and to_random.min() > 0.5, (to_pca, to_random)
 print("the decoder spans the PCA subspace to within 0.2 rad; a random subspace is at least 0.5 rad away")

@@ -215,6 +215,7 @@ def nonsaturating_at_optimum(p_data: torch.Tensor, p_model: torch.Tensor) -> tor
 check.nonsaturating_at_optimum(nonsaturating_at_optimum)
 
 # %%
+d = optimal_discriminator(p, q)
 ratio = d / (1 - d)
 keep = q > 0
 assert torch.allclose(ratio[keep], (p / q)[keep]), (ratio, p / q)
