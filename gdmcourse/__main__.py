@@ -3,13 +3,15 @@
     list                          notebooks, solutions and exercises, with their titles
     run [NAME...]                 execute notebooks headless and store their outputs
     exercises build               regenerate exercises/ from solutions/
+    exercises export-nbgrader DIR write an nbgrader course source (JupyterHub: nbgrader generate_assignment, autograde)
     doctor                        versions, device, data: what is missing and how to fix it
     colab sync [--check]          write the Colab/Binder badges and set-up cells from pyproject.toml
     data fetch NAME...|all        put MNIST / Fashion-MNIST into the data cache (what `make test` runs first)
     bench [NAME...|all]           the course's table of notebook times and model figures (benchmarks/results.json);
                                   NAME runs benchmarks/bench_NAME.py, `all` every benchmark
     lab [--port N]                start the course in JupyterLab (what `make lab` runs)
-    grade DIR [--out report.csv]  run returned exercise notebooks, write per-check results
+    grade DIR [--out report.csv] [--jobs N]
+                                  grade returned exercise notebooks: per-check, per-student and edited-cell reports
     train NAME                    train a shipped checkpoint (e.g. classifier-mnist), record its sha256
 
 Heavy modules (torch, nbclient, jupytext) are imported inside the verbs that need them.
@@ -52,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     ex = verbs.add_parser("exercises", help="exercise notebooks")
     ex_verbs = ex.add_subparsers(dest="action", metavar="ACTION", required=True)
     ex_verbs.add_parser("build", help="regenerate exercises/ from solutions/ (student work is kept as .bak-*)")
+    nbg = ex_verbs.add_parser("export-nbgrader", help="write an nbgrader course source (DIR/source/NN_topic/...)",
+                              description="Write an nbgrader course source from solutions/: answer cells as "
+                                          "nbgrader solution cells, each check as an autograded test cell with its "
+                                          "points, every other cell locked, and DIR/nbgrader_config.py. Then, in DIR: "
+                                          "nbgrader generate_assignment NN_topic; nbgrader autograde NN_topic.")
+    nbg.add_argument("directory", metavar="DIR")
 
     verbs.add_parser("doctor", help="check versions, device, threads and data sets (exit 1 on a problem)")
 
@@ -86,13 +94,16 @@ def _parser() -> argparse.ArgumentParser:
 
     grade = verbs.add_parser("grade", help="run returned exercise notebooks and report each check's verdict",
                              description="Run every .ipynb under DIR (DIR/STUDENT/NN_topic.ipynb or "
-                                         "DIR/STUDENT_NN_topic.ipynb) in its own kernel, from a copy, and write "
-                                         "one row per student, exercise and check to CSV and JSON. This runs "
+                                         "DIR/STUDENT_NN_topic.ipynb) in its own kernel with its answer cells and "
+                                         "the exercise's other cells restored, call the checks in that kernel "
+                                         "and write one row per student, exercise and check to CSV and JSON, a "
+                                         "wide CSV (points per exercise) and the restored cells. This runs "
                                          "student code: use a throwaway environment.")
     grade.add_argument("directory", metavar="DIR")
     grade.add_argument("--out", default="report.csv", help="CSV report; the JSON goes beside it (default report.csv)")
     grade.add_argument("--cell-timeout", type=float, default=120, metavar="S", help="seconds per cell (default 120)")
     grade.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per notebook (default 600)")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N notebooks at once (default 1)")
 
     train_ = verbs.add_parser("train", help="train a checkpoint the package ships (gdmcourse/weights/)",
                               description="Train NAME with its fixed recipe and seed, save the weights "

@@ -114,8 +114,9 @@ check.reconstruction_loss(reconstruction_loss)
 #
 # $$\tilde x = \operatorname{clamp}(x + \sigma \varepsilon,\ 0,\ 1), \qquad \varepsilon \sim \mathcal N(0, I).$$
 #
-# Draw $\varepsilon$ with the given `generator` (`torch.randn(x.shape, generator=generator)`)
-# so that results are reproducible, and do not modify `x` in place.
+# Draw $\varepsilon$ with the given `generator` on the CPU, then move it to the input's device
+# (`torch.randn(x.shape, generator=generator).to(x.device)`), so that results are reproducible
+# and the same on a GPU, and do not modify `x` in place.
 
 # %%
 def corrupt(x: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -164,3 +165,53 @@ assert error_denoised < 0.5 * error_noisy, "the denoiser should at least halve t
 plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12,
                 title="noisy / denoised / clean")
 plt.show()
+
+
+# %% [markdown]
+# ## 5. A linear autoencoder finds the PCA subspace
+#
+# Without nonlinearities and trained on centred data, an autoencoder $\hat x = W_d W_e x$ with
+# a $k$-dimensional code learns the same subspace as the top $k$ principal components, though
+# not the same basis (lecture 003). To see it, measure the **principal angles** between two
+# subspaces, the column spaces of $A$ and $B$ (both of shape $(D, k)$):
+#
+# 1. orthonormalize each basis: $A = Q_A R_A$, $B = Q_B R_B$ (`torch.linalg.qr`);
+# 2. the singular values of $Q_A^\top Q_B$ are the cosines $\cos\theta_1 \ge \dots \ge \cos\theta_k$;
+# 3. $\theta_i = \arccos(\cos\theta_i)$, in radians, returned **ascending** (shape `(k,)`).
+#
+# Rounding can push a cosine to $1.0000001$, where $\arccos$ gives NaN: clamp first.
+
+# %%
+def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    q_a, q_b = torch.linalg.qr(A)[0], torch.linalg.qr(B)[0]
+    cosines = torch.linalg.svdvals(q_a.T @ q_b).clamp(-1.0, 1.0)
+    return torch.arccos(cosines).sort().values
+    ### END SOLUTION
+
+
+# %%
+check.principal_angles(principal_angles)
+
+# %% [markdown]
+# Now train a linear autoencoder with a 4-dimensional code on the centred digits and compare
+# its decoder's subspace (the columns of `decoder.layers[0].weight`, shape `(64, 4)`) with the
+# top 4 principal directions, and, for scale, with a random 4-dimensional subspace.
+
+# %% tags=["nbval-ignore-output"]
+from gdmcourse import autoencoder
+
+X_flat = X_train.reshape(len(X_train), -1).double()
+X_centred = X_flat - X_flat.mean(0)
+linear = autoencoder.linear_autoencoder((64,), 4).double()
+train.fit(linear, lambda m, b: reconstruction_loss(m(b[0]), b[0]), X_centred, epochs=150, batch_size=128, lr=3e-3,
+          progress=False, device="cpu")
+W_d = linear.decoder.layers[0].weight.detach()
+pcs = autoencoder.pca(X_centred, 4).components.T
+random_basis = torch.randn(64, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+to_pca = principal_angles(W_d, pcs)
+to_random = principal_angles(random_basis, pcs)
+print("angles to the PCA subspace (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_pca).tolist()])
+print("a random subspace's angles (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_random).tolist()])
+assert to_pca.max() < 0.2 and to_random.min() > 0.5, (to_pca, to_random)
+print("the decoder spans the PCA subspace to within 0.2 rad; a random subspace is at least 0.5 rad away")

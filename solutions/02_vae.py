@@ -79,8 +79,9 @@ check.gaussian_kl(gaussian_kl)
 #
 # $$z = \mu + \sigma \odot \varepsilon, \qquad \sigma = \exp\big(\tfrac12 \log\sigma^2\big), \quad \varepsilon \sim \mathcal N(0, I).$$
 #
-# Draw $\varepsilon$ with the given `generator` (`torch.randn(mu.shape, generator=generator)`),
-# so that the sample is reproducible and, unlike `torch.normal(mu, sigma)`, gradients flow to
+# Draw $\varepsilon$ with the given `generator` on the CPU, then move it to the input's device
+# (`torch.randn(mu.shape, generator=generator).to(mu.device)`), so that the sample is
+# reproducible, the same on a GPU and, unlike `torch.normal(mu, sigma)`, gradients flow to
 # `mu` and `logvar`.
 
 # %%

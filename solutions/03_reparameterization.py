@@ -73,7 +73,7 @@ plot.use_style()
 def score_function_grad(f, mu: torch.Tensor, sigma: torch.Tensor, n: int,
                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ### BEGIN SOLUTION
-    eps = torch.randn(n, generator=generator, dtype=mu.dtype)
+    eps = torch.randn(n, generator=generator, dtype=mu.dtype).to(mu.device)
     z = mu + sigma * eps
     f_z = f(z)
     grad_mu = (f_z * (z - mu) / sigma**2).mean()
@@ -104,7 +104,7 @@ def pathwise_grad(f, mu: torch.Tensor, sigma: torch.Tensor, n: int,
     ### BEGIN SOLUTION
     mu = mu.detach().clone().requires_grad_(True)
     sigma = sigma.detach().clone().requires_grad_(True)
-    eps = torch.randn(n, generator=generator, dtype=mu.dtype)
+    eps = torch.randn(n, generator=generator, dtype=mu.dtype).to(mu.device)
     z = mu + sigma * eps
     grad_mu, grad_sigma = torch.autograd.grad(f(z).mean(), (mu, sigma))
     return grad_mu, grad_sigma

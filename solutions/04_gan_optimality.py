@@ -183,3 +183,40 @@ for name, other in [("0.9 D*", 0.9 * d), ("D* + 0.05", (d + 0.05).clamp(1e-6, 1 
 # rejects the samples ($D \to 0$) this derivative, and with it every gradient that reaches the
 # generator through $\ell$, goes to 0, while $\partial_\ell(-\log\sigma(\ell)) = -(1 - D) \to -1$.
 # <!-- END SOLUTION -->
+
+# %% [markdown]
+# ## 5. What the non-saturating loss minimises at $D^*$
+#
+# At the optimal discriminator the density ratio is in $D^*$ itself:
+# $D^*/(1 - D^*) = p/q$. The generator trained with the non-saturating loss minimises
+# $\mathbb E_{x\sim q}[-\log D^*(x)]$. Write this expectation for discrete $p$ (data) and
+# $q$ (model) on the same outcomes:
+#
+# 1. $D^*$ from your `optimal_discriminator`, or directly $p / (p + q)$;
+# 2. the per-outcome loss $-\log D^*(x)$;
+# 3. the expectation under the **model**: weight by $q(x)$; an outcome with $q(x) = 0$ adds 0
+#    (even where $\log$ is infinite).
+#
+# The check compares it with $\mathrm{KL}(q\|p) + \log 2 - \mathrm{KL}(q\|m)$,
+# $m = (p+q)/2$: unlike the minimax loss ($\mathrm{JSD}$), the non-saturating loss is dominated
+# by the reverse KL, which punishes a model for putting mass where there is no data much more
+# than for missing modes.
+
+# %%
+def nonsaturating_at_optimum(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    d_star = p_data / (p_data + p_model)
+    per_outcome = torch.where(p_model > 0, -torch.log(d_star), torch.zeros_like(d_star))
+    return (p_model * per_outcome).sum()
+    ### END SOLUTION
+
+
+# %%
+check.nonsaturating_at_optimum(nonsaturating_at_optimum)
+
+# %%
+d = optimal_discriminator(p, q)
+ratio = d / (1 - d)
+keep = q > 0
+assert torch.allclose(ratio[keep], (p / q)[keep]), (ratio, p / q)
+print("D*/(1 − D*) = p/q on every outcome the model gives mass:", [f"{r:.3f}" for r in ratio[keep].tolist()])

@@ -45,6 +45,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from gdmcourse import checks as check
 from gdmcourse import plot
@@ -184,3 +185,53 @@ print(f"measured: {ratio.min():.6f} … {ratio.max():.6f}; sqrt(1 + α²) = {mat
 # for *every* $(x, y)$ because the cross terms cancel. So every step multiplies the norm by the
 # same factor, wherever the iterate is.
 # <!-- END SOLUTION -->
+
+# %% [markdown]
+# ## 6. Why: the eigenvalues of the update matrices
+#
+# Each of the first three steps is a linear map of $(x, y)$: $(x', y') = M\,(x, y)$ for a
+# $2\times 2$ matrix $M$ that depends on $\alpha$. Iterating multiplies by $M^n$, so the
+# method converges exactly when the **spectral radius** $\rho(M) = \max_i |\lambda_i(M)|$ is
+# below 1 and diverges when it is above 1.
+#
+# 1. `update_matrix(step, lr)`: the columns of $M$ are the images of $(1, 0)$ and $(0, 1)$
+#    (call `step(1.0, 0.0, lr)` and `step(0.0, 1.0, lr)`), as a float64 tensor;
+# 2. `spectral_radius(M)`: the largest **modulus** of the (complex) eigenvalues;
+# 3. `divergence_lr(step)`: the smallest $\alpha$ in $[0, 4]$ with $\rho > 1 + 10^{-9}$, found by
+#    bisection (the alternating method sits exactly on the unit circle below its threshold).
+
+# %%
+def update_matrix(step, lr):
+    ### BEGIN SOLUTION
+    columns = [step(1.0, 0.0, lr), step(0.0, 1.0, lr)]
+    return torch.tensor([[float(c[0]) for c in columns], [float(c[1]) for c in columns]], dtype=torch.float64)
+    ### END SOLUTION
+
+
+def spectral_radius(M):
+    ### BEGIN SOLUTION
+    return torch.linalg.eigvals(M).abs().max().item()
+    ### END SOLUTION
+
+
+def divergence_lr(step, lo=0.0, hi=4.0):
+    ### BEGIN SOLUTION
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if spectral_radius(update_matrix(step, mid)) > 1 + 1e-9:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+    ### END SOLUTION
+
+
+# %%
+check.stability(update_matrix, spectral_radius, divergence_lr)
+
+# %%
+for name, step in [("simultaneous", simultaneous_step), ("alternating", alternating_step),
+                   ("extragradient", extragradient_step)]:
+    print(f"{name:13s} rho(M) at α = 0.2: {spectral_radius(update_matrix(step, 0.2)):.6f}; "
+          f"diverges for α > {divergence_lr(step):.3f}")
+assert abs(spectral_radius(update_matrix(simultaneous_step, 0.2)) - math.sqrt(1 + 0.2**2)) < 1e-12

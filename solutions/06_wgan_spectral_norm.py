@@ -94,7 +94,7 @@ check.critic_loss(critic_loss)
 def gradient_penalty(critic, real, fake, generator=None):
     """mean over examples of (||grad f(x_hat)||_2 - 1)^2 at random interpolates x_hat."""
     ### BEGIN SOLUTION
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator)
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, dtype=real.dtype).to(real.device)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
@@ -120,7 +120,7 @@ def power_iteration(W, n_iter, u=None):
     """Largest singular value of W by power iteration: returns (sigma, u, v)."""
     ### BEGIN SOLUTION
     if u is None:
-        u = torch.randn(W.shape[0], dtype=W.dtype)
+        u = torch.randn(W.shape[0], dtype=W.dtype).to(W.device)
     u = F.normalize(u, dim=0)
     for _ in range(n_iter):
         v = F.normalize(W.T @ u, dim=0)
@@ -153,6 +153,9 @@ for step in range(200):
     opt.step()
 sigma, _, _ = power_iteration(critic.weight.detach(), 10)
 print(f"||w|| = {critic.weight.norm().item():.4f}, power iteration sigma = {sigma.item():.4f}")
+assert abs(critic.weight.norm().item() - 1) < 0.05, "the penalty should pull ||w|| from 5 to about 1"
+assert abs(sigma.item() - critic.weight.norm().item()) < 1e-4, "the only singular value of w^T is ||w||"
+
 
 # %% [markdown]
 # **Question.** Why does the gradient penalty use a *two-sided* penalty $(\|\nabla f\| - 1)^2$
@@ -168,3 +171,49 @@ print(f"||w|| = {critic.weight.norm().item():.4f}, power iteration sigma = {sigm
 # its objective $\mathbb E_{data} f - \mathbb E_G f$ can be at most $K \cdot W$, so it
 # *underestimates* the distance and gives the generator weaker gradients.
 # <!-- END SOLUTION -->
+
+# %% [markdown]
+# ## 5. A network's Lipschitz bound
+#
+# A composition of functions is at most as steep as the product of their steepnesses:
+# $\|f_L\circ\dots\circ f_1\|_{Lip} \le \prod_l \|f_l\|_{Lip}$ (lecture 004). For a linear layer
+# $x \mapsto Wx + b$ that constant is the spectral norm $\sigma_1(W)$ (the bias does not
+# matter); ReLU, LeakyReLU (slope ≤ 1) and tanh have constant 1, the sigmoid $1/4$.
+#
+# Write `lipschitz_bound(model)` for an `nn.Sequential` of such layers: go through the layers,
+# multiply $\sigma_1(W)$ of every `nn.Linear` (your power iteration with enough steps, or
+# `torch.linalg.matrix_norm(W, 2)`) and the activations' constants; return a float. The check
+# compares it with the course's bound and with gradient norms it measures on the network,
+# which it can never be below.
+
+# %%
+def lipschitz_bound(model):
+    ### BEGIN SOLUTION
+    constants = {nn.ReLU: 1.0, nn.LeakyReLU: 1.0, nn.Tanh: 1.0, nn.Sigmoid: 0.25}
+    bound = 1.0
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), 2).item()
+        else:
+            bound *= constants[type(layer)]
+    return bound
+    ### END SOLUTION
+
+
+# %%
+check.lipschitz_bound(lipschitz_bound)
+
+# %% [markdown]
+# How loose is the bound? On a random critic, compare it with the largest gradient norm
+# measured at 2,000 points: the bound holds, and is far above, because the layers' top singular
+# directions do not line up.
+
+# %%
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+x = (2 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))).requires_grad_(True)
+(grad_x,) = torch.autograd.grad(net(x).sum(), x)
+measured = grad_x.norm(dim=1).max().item()
+bound = lipschitz_bound(net)
+print(f"largest measured gradient norm {measured:.3f} <= bound {bound:.3f} (ratio {bound / measured:.1f})")
+assert measured <= bound

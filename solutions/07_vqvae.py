@@ -176,3 +176,42 @@ print("your quantizer trains a VQ-VAE: the reconstruction error more than halved
       "64 codes on 2,000 training digits is above 16")
 plot.image_grid(torch.cat([X_train[:8], model.reconstruct(X_train[:8])]), nrow=8, title="digits / your VQ-VAE's reconstructions")
 plt.show()
+
+
+# %% [markdown]
+# ## 6. The EMA codebook, with dead codes reset
+#
+# Instead of a loss for the codebook, VQ-VAE (appendix A.1) can move each code to the running
+# mean of the encoder outputs assigned to it. With decay $\gamma$, for every code $k$:
+#
+# 1. assign each $z_i$ to its nearest code (your `nearest_codes`); $n_k$ = how many, $s_k$ = their sum;
+# 2. $N_k \leftarrow \gamma N_k + (1-\gamma)\, n_k$ and $m_k \leftarrow \gamma m_k + (1-\gamma)\, s_k$;
+# 3. $e_k = m_k / N_k$;
+# 4. a code whose $N_k$ fell below `dead_below` is **dead**: restart it at a random encoder output,
+#    `z[torch.randint(len(z), (n_dead,), generator=generator)]` (moved to `z.device`), with
+#    $N_k = 1$ and $m_k = e_k$.
+#
+# Return new tensors `(codebook, count, total)`; do not change the inputs in place. The check
+# compares steps 1–3 with a loop over the codes, looks at the resets, then runs your step 60
+# times on four clusters with every code started in one corner: a healthy codebook covers
+# them all.
+
+# %%
+def ema_codebook_step(codebook, count, total, z, decay, dead_below, generator=None):
+    ### BEGIN SOLUTION
+    indices = nearest_codes(z, codebook)
+    one_hot = F.one_hot(indices, len(codebook)).to(z.dtype)
+    count = decay * count + (1 - decay) * one_hot.sum(0)
+    total = decay * total + (1 - decay) * one_hot.T @ z
+    codebook = total / count[:, None]
+    dead = (count < dead_below).nonzero().flatten()
+    if len(dead):
+        rows = z[torch.randint(len(z), (len(dead),), generator=generator).to(z.device)]
+        codebook, count, total = codebook.clone(), count.clone(), total.clone()
+        codebook[dead], total[dead], count[dead] = rows, rows, 1.0
+    return codebook, count, total
+    ### END SOLUTION
+
+
+# %%
+check.ema_codebook_step(ema_codebook_step)

@@ -118,8 +118,8 @@ check.q_posterior(q_posterior)
 def ddpm_loss(model, x0, schedule, generator=None):
     """L_simple for one batch x0 (B, ...)."""
     ### BEGIN SOLUTION
-    t = torch.randint(schedule.T, (len(x0),), generator=generator)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    t = torch.randint(schedule.T, (len(x0),), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     return (noise - model(q_sample(x0, t, noise, schedule), t)).pow(2).mean()
     ### END SOLUTION
 
@@ -148,7 +148,7 @@ def p_sample_step(model, xt, t, schedule, generator=None):
     mean = (xt - beta / (1 - ab) ** 0.5 * eps) / alpha**0.5
     if t == 0:
         return mean
-    z = torch.randn(xt.shape, generator=generator, dtype=xt.dtype)
+    z = torch.randn(xt.shape, generator=generator, dtype=xt.dtype).to(xt.device)
     return mean + schedule.posterior_variance[t].item() ** 0.5 * z
     ### END SOLUTION
 

@@ -25,7 +25,7 @@ def _fns(f):
 def test_every_check_called_by_a_solution_is_declared_once():
     called = {name for p in SOLUTIONS.glob("[0-9][0-9]_*.py") for name in re.findall(r"check\.(\w+)\(", p.read_text())}
     assert called == set(checks.EXERCISES)
-    assert len(EXERCISES) == len(checks.EXERCISES) == 33
+    assert len(EXERCISES) == len(checks.EXERCISES) == 38
     for ex in EXERCISES:
         assert getattr(checks, ex.name).exercise is ex
         assert ex.mistakes, ex.name

@@ -97,6 +97,13 @@ def run_verb(args: argparse.Namespace) -> int:
 
 def exercises_verb(args: argparse.Namespace) -> int:
     root = course_root()
+    if args.action == "export-nbgrader":
+        from .exercises import export_nbgrader
+
+        paths = export_nbgrader(root / "solutions", args.directory)
+        print(f"{len(paths)} assignment(s) in {args.directory}/source/; next, there: "
+              "nbgrader generate_assignment NN_topic, then nbgrader autograde NN_topic")
+        return 0
     paths = build_exercises(root / "solutions", root / "exercises")
     print(f"{len(paths)} exercise notebook(s) in {_shown(root / 'exercises', root)}/")
     return 0
@@ -297,18 +304,20 @@ def bench_verb(args: argparse.Namespace) -> int:
 
 
 def grade_verb(args: argparse.Namespace) -> int:
-    from . import grading
+    from . import grading, reports
 
     try:
-        results = grading.grade(args.directory, cell_timeout=args.cell_timeout, notebook_timeout=args.timeout)
-    except FileNotFoundError as e:
+        submissions = grading.grade_submissions(args.directory, cell_timeout=args.cell_timeout,
+                                                notebook_timeout=args.timeout, jobs=args.jobs)
+    except (FileNotFoundError, ValueError) as e:
         raise CourseError(str(e)) from None
-    csv_path, json_path = grading.write_reports(results, args.out)
-    students = sorted({r.student for r in results})
-    for student in students:
-        mine = [r for r in results if r.student == student]
-        print(f"{student}: {sum(r.status == 'passed' for r in mine)}/{len(mine)} checks passed")
-    print(f"wrote {csv_path} and {json_path}")
+    paths = reports.write_reports(submissions, args.out)
+    results = [r for sub in submissions for r in sub.results]
+    for student in sorted({r.student for r in results}):
+        mine = [r for r in results if r.student == student and r.status != "not graded"]
+        print(f"{student}: {sum(r.status == 'passed' for r in mine)}/{len(mine)} checks passed, "
+              f"{sum(r.points for r in mine):g}/{sum(r.max_points for r in mine):g} points")
+    print("wrote " + ", ".join(map(str, paths)))
     return 0
 
 

@@ -14,6 +14,7 @@ never overwritten: it is moved aside first.
 
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import re
@@ -243,3 +244,118 @@ def _backup(path: Path, stamp: str) -> Path:
         backup = path.with_name(f"{path.name}.bak-{stamp}-{n}")
     os.replace(path, backup)
     return backup
+
+
+# ----------------------------------------------------------------------------- nbgrader
+
+NBGRADER_SCHEMA = 3
+NBGRADER_CONFIG = '''\
+# nbgrader's configuration for the course source that `python -m gdmcourse exercises export-nbgrader` wrote.
+c = get_config()  # noqa: F821 - nbgrader provides it
+c.CourseDirectory.course_id = "gdmcourse"
+c.CourseDirectory.root = __file__.rsplit("/", 1)[0]
+c.Execute.timeout = 600  # seconds per cell: the exercises train small models
+c.ClearSolutions.code_stub = {"python": "raise NotImplementedError"}
+c.ClearSolutions.text_stub = "_Your answer here._"
+'''
+
+
+def check_calls(source: str) -> list[tuple[str, list[str]]]:
+    """The ``check.NAME(arg, ...)`` calls of a cell: ``[(NAME, [arg source, ...]), ...]`` in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "check"):
+            calls.append((node.func.attr, [ast.get_source_segment(source, a) or "" for a in node.args]))
+    return calls
+
+
+def _nbgrader(cell: Any, grade_id: str, *, grade: bool = False, solution: bool = False, locked: bool = False,
+              points: float | None = None) -> Any:
+    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+            "schema_version": NBGRADER_SCHEMA}
+    if points is not None:
+        meta["points"] = points
+    cell.metadata["nbgrader"] = meta
+    return cell
+
+
+def nbgrader_test_source(check: str, arguments: list[str]) -> str:
+    """An autograded test cell: the student sees the check's verdict; the hidden part (re-inserted by
+    nbgrader when it grades) asserts it with the checks imported afresh, whatever the student patched."""
+    args = ", ".join(arguments)
+    return (f"check.{check}({args})\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "import importlib, sys\n"
+            "for _name in [n for n in list(sys.modules) if n.split('.')[0] == 'gdmcourse']:\n"
+            "    del sys.modules[_name]\n"
+            f"importlib.import_module('gdmcourse.course.checks.isolated').assert_passes({check!r}, {args})\n"
+            "### END HIDDEN TESTS")
+
+
+def nbgrader_source(solution: NotebookNode, points: Callable[[str], float]) -> NotebookNode:
+    """The nbgrader source version of a solution notebook (a new notebook).
+
+    - code cells with ``### BEGIN SOLUTION`` blocks: nbgrader solution cells (``generate_assignment``
+      replaces the blocks, as ``exercises build`` does);
+    - each check cell ``check.NAME(fn)``: an autograded test cell worth the check's ``points``, asserting
+      the check (see :func:`nbgrader_test_source`);
+    - every other code cell: locked (nbgrader restores it when it grades);
+    - markdown answers: the student's placeholder, unlocked (graded by people, outside nbgrader);
+      cells tagged ``solution-only`` are dropped.
+    """
+    import nbformat
+
+    student = exercise_from_solution(solution)
+    out = nbformat.v4.new_notebook(metadata=copy.deepcopy(student.metadata))
+    kept = [c for c in solution.cells if SOLUTION_ONLY_TAG not in c.metadata.get("tags", [])]
+    for k, (cell, shown) in enumerate(zip(kept, student.cells)):
+        if cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(shown.source)
+            if shown.source == cell.source:
+                _nbgrader(new, f"text-{k}", locked=True)
+        elif cell.cell_type != "code":
+            new = copy.deepcopy(shown)
+        elif CODE_BEGIN in cell.source:
+            new = _nbgrader(nbformat.v4.new_code_cell(cell.source), f"answer-{k}", solution=True)
+        elif calls := check_calls(cell.source):
+            tests = "\n".join(nbgrader_test_source(name, args) for name, args in calls)
+            new = _nbgrader(nbformat.v4.new_code_cell(tests), "check-" + "-".join(n for n, _ in calls), grade=True,
+                            locked=True, points=sum(points(n) for n, _ in calls))
+        else:
+            new = _nbgrader(nbformat.v4.new_code_cell(cell.source), f"given-{k}", locked=True)
+        tags = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_ONLY_TAG]
+        if tags:
+            new.metadata["tags"] = tags
+        out.cells.append(new)
+    return out
+
+
+def export_nbgrader(solutions_dir: str | os.PathLike, dest: str | os.PathLike, *,
+                    log: Callable[[str], None] = print) -> list[Path]:
+    """Write an nbgrader course source: ``dest/source/NN_topic/NN_topic.ipynb`` per solution, and
+    ``dest/nbgrader_config.py``. ``nbgrader generate_assignment NN_topic`` then makes the student
+    version, ``nbgrader autograde NN_topic`` grades returned ones.
+
+    Raises:
+        MarkerError: a solution has unbalanced markers (nothing is written).
+    """
+    from .checks import EXERCISES
+    from .notebooks import write_notebook
+
+    dest = Path(dest)
+    rendered = [(py.stem, nbgrader_source(read_py(py), lambda n: EXERCISES[n].points))
+                for py in sorted(Path(solutions_dir).glob("[0-9]*.py"))]
+    paths = []
+    for stem, nb in rendered:
+        target = dest / "source" / stem / f"{stem}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_notebook(nb, target)
+        paths.append(target)
+        log(f"wrote      {target}")
+    (dest / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    return paths

@@ -11,7 +11,7 @@ from torch import nn
 
 from ... import autoencoder as ae
 from ...train import fit
-from .engine import NO_GRAD_HINT, NOT_TENSOR_HINT, RAISED_HINT, Case, Exercise, Mistake, call, fail, generator, tensor
+from .engine import MIXED_DEVICE_HINT, NO_GRAD_HINT, NOT_TENSOR_HINT, RAISED_HINT, Case, Exercise, Mistake, call, fail, generator, tensor
 
 
 def _sq(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ CLAMP = "clamp the result: (...).clamp(0, 1)."
 STD_SQUARED = "the noise has standard deviation σ: multiply by noise_std, not noise_std**2."
 NO_NOISE = "add noise_std * torch.randn(...) to x."
 IN_PLACE = "return a new tensor; avoid x += ... or x.clamp_()."
-UNSEEDED = "draw the noise with the generator: torch.randn(x.shape, generator=generator)."
+UNSEEDED = "draw the noise with the generator: torch.randn(x.shape, generator=generator).to(x.device)."
 
 
 def _corrupt(fn: Any) -> None:
@@ -112,6 +112,7 @@ corrupt = Exercise(
     passed="Gaussian noise of standard deviation σ, added, clamped to [0, 1], reproducible from the generator.",
     reference=ae.corrupt,
     procedure=_corrupt,
+    device_case=lambda: Case((torch.rand(2, 1, 4, 4, generator=generator(3)), 0.2, generator(7)), "a batch of images"),
     mistakes=[
         Mistake("missing clamp", lambda x, s, g=None: x + _noisy(x, s, g), CLAMP),
         Mistake("uniform noise", lambda x, s, g=None: (x + _noisy(x, s, g, "rand")).clamp(0, 1), MEAN_ZERO),
@@ -122,6 +123,8 @@ corrupt = Exercise(
         Mistake("ignores generator", lambda x, s, g=None: (x + _noisy(x, s, None)).clamp(0, 1), UNSEEDED),
         Mistake("in place", lambda x, s, g=None: x.add_(_noisy(x, s, g)).clamp_(0, 1), IN_PLACE),
         Mistake("no noise", lambda x, s, g=None: x.clone(), NO_NOISE),
+        Mistake("noise left on the CPU", lambda x, s, g=None: (x + s * torch.randn(x.shape, generator=g)).clamp(0, 1),
+                MIXED_DEVICE_HINT, match=False),
     ],
 )
 
@@ -211,3 +214,67 @@ encoder_decoder = Exercise(
 )
 
 EXERCISES = [reconstruction_loss, corrupt, encoder_decoder]
+
+# ---- principal angles: how far a learned subspace is from the PCA subspace (checked against scipy)
+
+
+def _angles_scipy(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """scipy.linalg.subspace_angles (sines for small angles, cosines for large), sorted ascending."""
+    from scipy.linalg import subspace_angles
+
+    return torch.as_tensor(sorted(subspace_angles(A.detach().double().numpy(), B.detach().double().numpy())),
+                           dtype=torch.float64)
+
+
+def _angle_cases() -> list[Case]:
+    g = generator(5)
+    A, B = torch.randn(20, 3, generator=g, dtype=torch.float64), torch.randn(20, 3, generator=g, dtype=torch.float64)
+    R = torch.randn(3, 3, generator=g, dtype=torch.float64) + 3 * torch.eye(3, dtype=torch.float64)
+    E = torch.eye(6, dtype=torch.float64)
+    half = math.pi / 2  # the angles' range: tolerances are relative to it
+    return [Case((A, B), "two random 3-D subspaces of R^20", scale=half),
+            Case((A, A @ R), "the same subspace in another (non-orthonormal) basis: all angles 0", scale=half),
+            Case((E[:, :2], E[:, 2:4]), "two orthogonal planes: all angles π/2", scale=half),
+            Case((E[:, :2], E[:, :2] @ torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64).roll(1, 0) +
+                  0.5 * E[:, 2:4]), "planes at a known tilt", scale=half),
+            Case((A.float(), B.float()), "two random 3-D subspaces in float32", scale=half)]
+
+
+def _angles(A: torch.Tensor, B: torch.Tensor, *, orthonormal: bool = True, out: str = "angles",
+            order: str = "ascending") -> torch.Tensor:
+    """A student's principal angles with switches for the usual slips."""
+    qa, qb = (torch.linalg.qr(A)[0], torch.linalg.qr(B)[0]) if orthonormal else (A, B)
+    cos = torch.linalg.svdvals(qa.T @ qb).clamp(-1, 1)
+    angles = {"angles": torch.arccos(cos), "cosines": cos, "degrees": torch.rad2deg(torch.arccos(cos)),
+              "arcsin": torch.arcsin(cos)}[out]
+    return angles.sort(descending=order == "descending").values
+
+
+ANGLES_QR = "orthonormalize each basis first (torch.linalg.qr(A).Q): the cosines are the singular values of Q_Aᵀ Q_B only for orthonormal bases."
+
+principal_angles = Exercise(
+    name="principal_angles",
+    doc=r"""Check ``fn(A, B)`` = the principal angles between the column spaces of ``A`` and ``B`` (both ``(D, k)``),
+    in radians, ascending, against :func:`scipy.linalg.subspace_angles` (which takes another route: sines for small
+    angles): random subspaces, one subspace in two bases (0), orthogonal planes (π/2), float32.""",
+    passed="the principal angles match scipy.linalg.subspace_angles: 0 for one subspace in two bases, π/2 for "
+           "orthogonal planes, in float64 and float32.",
+    reference=_angles_scipy,
+    cases=_angle_cases,
+    rtol=1e-3,
+    points=3.0,
+    shape_hint="return one angle per dimension of the subspaces: a tensor of shape (k,).",
+    finite_hint="clamp the cosines to [−1, 1] before arccos: rounding makes them 1.0000001 for equal subspaces.",
+    generic_hint="orthonormalize both bases (QR), take the singular values of Q_Aᵀ Q_B (the cosines), then arccos.",
+    mistakes=[
+        Mistake("degrees", lambda A, B: _angles(A, B, out="degrees"), "return radians (torch.arccos gives them), not degrees."),
+        Mistake("cosines", lambda A, B: _angles(A, B, out="cosines"),
+                "those are the cosines of the angles (the singular values): take torch.arccos of them."),
+        Mistake("arcsin", lambda A, B: _angles(A, B, out="arcsin"), "the singular values are COSINES: use arccos, not arcsin."),
+        Mistake("no orthonormalization", lambda A, B: _angles(A, B, orthonormal=False), ANGLES_QR),
+        Mistake("descending", lambda A, B: _angles(A, B, order="descending"),
+                "sort the angles ascending (the smallest, best-aligned direction first)."),
+    ],
+)
+
+EXERCISES += [principal_angles]

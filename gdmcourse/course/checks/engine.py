@@ -14,12 +14,20 @@ into a :class:`Verdict`:
    mistake is run on the same inputs) or say what differs (shape, values);
 4. run the properties (a custom procedure, when the exercise needs one, replaces 1–3).
 
-It prints ``PASSED name: ...`` or ``FAILED name: ...`` (the grader reads these lines) and never
-lets a student's error escape as a traceback.
+5. look at where the answer comes from (:mod:`.provenance`): the package's own implementation,
+   imported, aliased or wrapped, is ``reference-used``, not ``passed``;
+6. run the answer once more with its inputs on the ``meta`` device (:func:`device_probe`): a tensor
+   made on the CPU and mixed in fails with a hint, as it would on a GPU.
+
+It prints ``PASSED name: ...`` or ``FAILED name: ...`` for the student and returns a :class:`Verdict`
+whose :attr:`Verdict.record` is the machine-readable result; grading computes its own verdicts
+(:mod:`gdmcourse.course.grading`) and never reads the printed text. A student's error never
+escapes as a traceback.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,19 +42,55 @@ GENERIC_HINT = "compare your formula with the one in the markdown above, term by
 NOT_TENSOR_HINT = "use torch operations (not numpy or Python floats) so gradients can flow."
 INDEX_HINT = "return the integer INDICES (int64, as argmin and argmax give), not the vectors they point to."
 DEVICE_HINT = "create new tensors on the inputs' device (device=x.device), never a fixed one."
+MIXED_DEVICE_HINT = ("make every tensor on the inputs' device: draw noise on the CPU generator, then move it, "
+                     "torch.randn(x.shape, generator=generator).to(x.device); new tensors get device=x.device. "
+                     "On a GPU your code would stop with a device-mismatch error.")
 CHECK_DEVICE = torch.device("cpu")  # the checks build their inputs on the CPU
+
+
+STATUSES = ("passed", "failed", "reference-used")
 
 
 @dataclass
 class Verdict:
-    """The outcome of one check: ``name``, ``passed`` and the ``message`` that was printed."""
+    """The outcome of one check, for people (printed at the call, ``repr``) and for programs (:attr:`record`).
+
+    Attributes:
+        name: the check's name.
+        passed: True only for a correct answer that is the student's own work.
+        message: what was expected, what came back, and a hint.
+        status: ``"passed"``, ``"failed"`` or ``"reference-used"`` (the package's own implementation).
+        points: the points this answer earns (``max_points`` when passed, else 0).
+        max_points: the points the check is worth (declared with the exercise).
+    """
 
     name: str
     passed: bool
     message: str
+    status: str = ""
+    points: float = 0.0
+    max_points: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.status = self.status or ("passed" if self.passed else "failed")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
     def __bool__(self) -> bool:
         return self.passed
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The machine-readable result: check, status, points, max_points, message."""
+        return {"check": self.name, "status": self.status, "points": self.points, "max_points": self.max_points,
+                "message": self.message}
+
+    def line(self) -> str:
+        """The line printed for the student: ``PASSED name: ...``, ``FAILED name: ...`` or ``REFERENCE-USED name: ...``."""
+        return f"{'PASSED' if self.passed else self.status.upper() if self.status != 'failed' else 'FAILED'} {self.name}: {self.message}"
+
+    def __repr__(self) -> str:
+        return self.line()
 
     def _ipython_display_(self) -> None:
         """Already printed by the check; show nothing more when it ends a cell."""
@@ -86,11 +130,16 @@ class Mistake:
 
 @dataclass
 class Case:
-    """One seeded input: ``args``/``kwargs`` for the student's function; ``what`` names it in messages."""
+    """One seeded input: ``args``/``kwargs`` for the student's function; ``what`` names it in messages.
+
+    ``scale`` is the size of the terms the answer is computed from, where they cancel (a distance of a
+    distribution to itself: 0 = a sum of terms of size ~20); the absolute tolerance scales with it.
+    """
 
     args: tuple[Any, ...]
     what: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    scale: float = 0.0
 
 
 @dataclass
@@ -113,7 +162,10 @@ class Exercise:
         procedure: ``procedure(*fns)`` replacing cases and comparison (stochastic exercises).
         canon: maps an output tuple to a canonical form before comparing (e.g. broadcast a variance).
         shape_hint, finite_hint, generic_hint: hints for a wrong shape, NaN/inf, an unknown value.
-        rtol: a relative tolerance overriding the dtype's.
+        rtol: a relative tolerance (the coarser of it and the dtype's is used).
+        points: what a correct answer earns in the grade reports (and nbgrader's test cells).
+        device_case: the input :func:`device_probe` moves to the ``meta`` device (default: the first case;
+            exercises with a ``procedure`` that take tensors declare one).
     """
 
     name: str
@@ -133,6 +185,8 @@ class Exercise:
     finite_hint: str | None = None
     generic_hint: str = GENERIC_HINT
     rtol: float | None = None
+    points: float = 1.0
+    device_case: Callable[[], Case] | None = None
 
 
 # ----------------------------------------------------------------------------- calling and parsing
@@ -211,22 +265,30 @@ def number(value: Any, what: str, finite_hint: str | None = None) -> float:
 _RTOL = {torch.float16: 1e-2, torch.bfloat16: 1e-2, torch.float32: 1e-4, torch.float64: 1e-6}
 
 
-def close(got: torch.Tensor, expected: torch.Tensor, rtol: float | None = None) -> bool:
-    """Same shape and values within a tolerance set by the coarser dtype (float32: 1e-4, float64: 1e-6),
-    relative to each value and, for values near 0, to the mean magnitude of ``expected``."""
+def tolerance(*dtypes: torch.dtype, rtol: float | None = None) -> float:
+    """The relative tolerance for values computed in ``dtypes``: the coarsest dtype's (float16/bfloat16: 1e-2,
+    float32: 1e-4, float64: 1e-6), or ``rtol`` when that is coarser."""
+    return max([_RTOL.get(d, 1e-4) for d in dtypes] + [rtol or 0.0])
+
+
+def close(got: torch.Tensor, expected: torch.Tensor, rtol: float | None = None, scale: float = 0.0) -> bool:
+    """Same shape and values within a tolerance set by the coarser dtype (float32: 1e-4, float64: 1e-6)
+    or ``rtol`` if coarser, relative to each value and, for values near 0, to the larger of the mean
+    magnitude of ``expected`` and ``scale`` (the size of the terms that cancel there)."""
     if got.shape != expected.shape or got.is_floating_point() != expected.is_floating_point():
         return False
     if not got.is_floating_point():
         return torch.equal(got.cpu(), expected.cpu())
-    r = rtol or max(_RTOL.get(got.dtype, 1e-4), _RTOL.get(expected.dtype, 1e-4))
+    r = tolerance(got.dtype, expected.dtype, rtol=rtol)
     g, e = got.detach().cpu().double(), expected.detach().cpu().double()
-    scale = max(float(e.abs().mean()) if e.numel() else 0.0, 1e-2)
-    return torch.allclose(g, e, rtol=r, atol=r * scale)
+    size = max(float(e.abs().mean()) if e.numel() else 0.0, scale, 1e-2)
+    return torch.allclose(g, e, rtol=r, atol=r * size)
 
 
-def close_all(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor], rtol: float | None = None) -> bool:
+def close_all(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor], rtol: float | None = None,
+              scale: float = 0.0) -> bool:
     """:func:`close` for every element of two tuples."""
-    return len(got) == len(expected) and all(close(g, e, rtol) for g, e in zip(got, expected))
+    return len(got) == len(expected) and all(close(g, e, rtol, scale) for g, e in zip(got, expected))
 
 
 def fmt(t: torch.Tensor | Sequence[torch.Tensor]) -> str:
@@ -242,13 +304,13 @@ def fmt(t: torch.Tensor | Sequence[torch.Tensor]) -> str:
 
 def judge(got: Sequence[torch.Tensor], expected: Sequence[torch.Tensor],
           known: Iterable[tuple[Sequence[torch.Tensor], str]], what: str, *, shape_hint: str = "",
-          generic_hint: str = GENERIC_HINT, rtol: float | None = None) -> None:
+          generic_hint: str = GENERIC_HINT, rtol: float | None = None, scale: float = 0.0) -> None:
     """Pass when ``got`` equals ``expected``; else fail with the hint of the first known wrong
     answer it equals, or say whether the shape or the values differ."""
-    if close_all(got, expected, rtol):
+    if close_all(got, expected, rtol, scale):
         return
     for value, hint in known:
-        if close_all(got, value, rtol):
+        if close_all(got, value, rtol, scale):
             fail(f"{what}: expected {fmt(expected)}, got {fmt(got)}.", hint)
     shapes = [tuple(g.shape) for g in got], [tuple(e.shape) for e in expected]
     if shapes[0] != shapes[1]:
@@ -313,14 +375,72 @@ def compare(ex: Exercise, fn: Callable[..., Any], case: Case) -> tuple[tuple[tor
     got = ex.canon(*got) if ex.canon else got
     assert callable(ex.reference)
     judge(got, _outputs(ex, ex.reference, case), known(ex, case), case.what, shape_hint=ex.shape_hint,
-          generic_hint=ex.generic_hint, rtol=ex.rtol)
+          generic_hint=ex.generic_hint, rtol=ex.rtol, scale=case.scale)
     if ex.grad and not all(g.requires_grad for g in got):
         fail(ex.no_grad, NO_GRAD_HINT)
     return got, args
 
 
-def run(ex: Exercise, *fns: Callable[..., Any]) -> Verdict:
-    """Check the student's function(s) against the declaration ``ex``; print and return the verdict."""
+_META = torch.device("meta")
+
+
+def _to_meta(a: Any) -> Any:
+    """A tensor, a network or a schedule (anything with ``.to``) on the meta device; generators stay."""
+    if isinstance(a, torch.Tensor):
+        return a.detach().to(_META)
+    if isinstance(a, torch.nn.Module) or (callable(getattr(a, "to", None)) and not isinstance(a, torch.Generator)):
+        try:
+            return copy.deepcopy(a).to(_META)
+        except Exception:  # noqa: BLE001 - left where it is
+            return a
+    return a
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def device_probe(ex: Exercise, fn: Callable[..., Any]) -> None:
+    """Run ``fn`` once more with the tensor inputs on the ``meta`` device (generators stay on the CPU).
+
+    A tensor the answer makes on the CPU and mixes in raises "Tensor on device cpu is not on the expected
+    device meta" there, as it would on a GPU: that fails with :data:`MIXED_DEVICE_HINT`, and so does an
+    output left on the CPU. Operations the meta device cannot run (``.item()``, data-dependent
+    indexing) prove nothing either way and are let through.
+    """
+    case = ex.device_case() if ex.device_case else next(iter(ex.cases() if ex.cases else []), None)
+    if case is None or not any(isinstance(a, torch.Tensor) for a in (*case.args, *case.kwargs.values())):
+        return
+    try:
+        out = fn(*(_to_meta(a) for a in clone_args(case.args)), **{k: _to_meta(v) for k, v in _kwargs(case).items()})
+    except Exception as error:  # noqa: BLE001 - only a device mismatch is the answer's fault
+        text = str(error)
+        if "expected device" in text or "same device" in text:
+            fail(f"with its inputs on another device (here 'meta', as on a GPU) your function raised: {text}",
+                 MIXED_DEVICE_HINT)
+        return
+    if any(t.device != _META for t in _tensors(out)):
+        fail("with its inputs on another device (here 'meta', as on a GPU) your function returned a tensor on "
+             f"{next(t.device for t in _tensors(out) if t.device != _META)}.", MIXED_DEVICE_HINT)
+
+
+def run(ex: Exercise, *fns: Callable[..., Any], reference_ok: bool = False, show: bool = True) -> Verdict:
+    """Check the student's function(s) against the declaration ``ex``; print and return the verdict.
+
+    Args:
+        ex: the declaration.
+        fns: the student's function(s), in the order of ``ex.reference``.
+        reference_ok: do not look at where the functions come from (the course's own tests pass the
+            package's reference on purpose).
+        show: print the verdict's line (the student's feedback).
+    """
+    from .provenance import reference_used
+
+    status = ""
     try:
         if ex.procedure is not None:
             ex.procedure(*fns)
@@ -329,14 +449,23 @@ def run(ex: Exercise, *fns: Callable[..., Any]) -> Verdict:
                 compare(ex, fns[0], case)
         for prop in ex.properties:
             prop(fns[0])
+        if len(fns) == 1:
+            device_probe(ex, fns[0])
         passed, message = True, ex.passed
+        why = None if reference_ok else reference_used(fns, ex.reference)
+        if why:
+            passed, status = False, "reference-used"
+            message = (f"{why}. This check grades your own implementation; write the computation yourself."
+                       "\n  Hint: the markdown above gives the formula.")
     except Fail as failure:
         passed, message = False, str(failure) + (f"\n  Hint: {failure.hint}" if failure.hint else "")
     except Exception as error:  # noqa: BLE001 - an output the check could not even inspect
         passed, message = False, (f"the check could not inspect your function's output "
                                   f"({type(error).__name__}: {error}).\n  Hint: {RAISED_HINT}")
-    print(f"{'PASSED' if passed else 'FAILED'} {ex.name}: {message}")
-    RESULTS[ex.name] = verdict = Verdict(ex.name, passed, message)
+    verdict = Verdict(ex.name, passed, message, status, ex.points if passed else 0.0, ex.points)
+    if show:
+        print(verdict.line())
+    RESULTS[ex.name] = verdict
     return verdict
 
 

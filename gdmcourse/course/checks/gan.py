@@ -142,3 +142,60 @@ generator_loss_nonsaturating = _generator_loss(
      Mistake("unstable", lambda f: -torch.sigmoid(f).log().mean(), LOGSIGMOID, match=False)])
 
 EXERCISES = [optimal_discriminator, jensen_shannon, discriminator_loss, generator_loss_minimax, generator_loss_nonsaturating]
+
+# ---- what the non-saturating generator loss is at the optimal discriminator (checked against scipy's KL)
+
+
+def _ns_at_optimum_scipy(p: torch.Tensor, q: torch.Tensor) -> float:
+    r"""E_q[−log D*] = KL(q‖p) + log 2 − KL(q‖m), m = (p + q)/2: with D* = p/(p+q),
+    −log D* = log(q/p) + log((p+q)/q) = log(q/p) + log 2 − log(q/m); scipy.stats.entropy gives the KLs."""
+    from scipy.stats import entropy
+
+    p_, q_ = p.detach().double().numpy(), q.detach().double().numpy()
+    m = (p_ + q_) / 2
+    return float(entropy(q_, p_) + math.log(2) - entropy(q_, m))
+
+
+def _ns_cases() -> list[Case]:
+    g = generator(44)
+    p, q = torch.rand(6, generator=g, dtype=torch.float64) + 0.1, torch.rand(6, generator=g, dtype=torch.float64) + 0.1
+    q_gap = q.clone()
+    q_gap[2] = 0.0  # the model puts no mass on one outcome the data has
+    return [Case((p / p.sum(), q / q.sum()), "two distributions on 6 outcomes"),
+            Case((p / p.sum(), p / p.sum()), "p_model = p_data (then D* = ½ and the loss is log 2)", scale=math.log(2)),
+            Case((p / p.sum(), q_gap / q_gap.sum()), "a model with no mass on outcome 2 (its terms count 0)"),
+            Case(((p / p.sum()).float(), (q / q.sum()).float()), "two distributions in float32")]
+
+
+def _ns(p: torch.Tensor, q: torch.Tensor, *, under: str = "model", d: str = "p", loss: str = "-log D") -> torch.Tensor:
+    d_star = p / (p + q) if d == "p" else q / (p + q)
+    term = {"-log D": -torch.log(d_star), "log(1-D)": torch.log1p(-d_star), "log D": torch.log(d_star)}[loss]
+    weights = {"model": q, "data": p, "uniform": torch.full_like(q, 1 / len(q))}[under]
+    return (weights * term.nan_to_num(posinf=0.0, neginf=0.0)).sum()
+
+
+nonsaturating_at_optimum = Exercise(
+    name="nonsaturating_at_optimum",
+    doc=r"""Check ``fn(p_data, p_model)`` = :math:`\mathbb E_{x\sim p_{model}}[-\log D^*(x)]` with
+    :math:`D^* = p_{data}/(p_{data}+p_{model})`, for discrete distributions, against the identity
+    :math:`\mathrm{KL}(q\|p) + \log 2 - \mathrm{KL}(q\|m)` evaluated with :func:`scipy.stats.entropy`.""",
+    passed="E_q[−log D*] = KL(q‖p) + log 2 − KL(q‖m), matching scipy's KL divergences (log 2 when q = p).",
+    reference=_ns_at_optimum_scipy,
+    cases=_ns_cases,
+    output="number",
+    points=2.0,
+    finite_hint="an outcome with p_model = 0 contributes 0 to E_{p_model}[...]: weight the terms by p_model "
+                "(0 · log(...) = 0), e.g. with torch.where or torch.xlogy.",
+    mistakes=[
+        Mistake("under the data", lambda p, q: _ns(p, q, under="data"),
+                "the generator's loss averages over ITS samples: weight by p_model, not p_data."),
+        Mistake("minimax loss", lambda p, q: _ns(p, q, loss="log(1-D)"),
+                "that is the minimax (saturating) loss E[log(1 − D*)]; the non-saturating one is E[−log D*]."),
+        Mistake("missing minus", lambda p, q: _ns(p, q, loss="log D"), "the loss is −log D*: you dropped the minus sign."),
+        Mistake("D* swapped", lambda p, q: _ns(p, q, d="q"), "D*(x) = p_data/(p_data + p_model): the DATA density on top."),
+        Mistake("unweighted mean", lambda p, q: _ns(p, q, under="uniform"),
+                "an expectation under p_model weights each outcome by p_model(x); a plain mean weights them equally."),
+    ],
+)
+
+EXERCISES += [nonsaturating_at_optimum]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 from ... import reparam
-from .engine import (NOT_IMPLEMENTED_HINT, RAISED_HINT, Exercise, Fail, Mistake, call, fail, generator, parse,
+from .engine import (NOT_IMPLEMENTED_HINT, Case, RAISED_HINT, Exercise, Fail, Mistake, call, fail, generator, parse,
                      reproducible, tensor, within)
 
 M, S = 0.8, 0.6
@@ -259,6 +259,7 @@ gumbel_softmax = Exercise(
            "soft gradient.",
     reference=reparam.gumbel_softmax,
     procedure=_gumbel,
+    device_case=lambda: Case((torch.zeros(3, 4), 0.5), "a batch of logits", {"generator": generator(0)}),
     mistakes=[
         Mistake("no noise", lambda *a, **k: _gs(*a, **k, noise="none"), NO_NOISE),
         Mistake("gaussian noise", lambda *a, **k: _gs(*a, **k, noise="gaussian"), GUMBEL),

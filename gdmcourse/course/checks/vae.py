@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 from ... import vae
-from .engine import (NO_GRAD_HINT, Case, Exercise, Mistake, call, close, fail, fmt, generator, parse,
+from .engine import (MIXED_DEVICE_HINT, NO_GRAD_HINT, Case, Exercise, Mistake, call, close, fail, fmt, generator, parse,
                      reproducible, tensor)
 
 KL = vae.gaussian_kl
@@ -71,10 +71,10 @@ RANDN = "use Gaussian noise torch.randn, not uniform torch.rand."
 VAR_AS_STD = "you scaled ε by σ² = exp(logvar); the standard deviation is σ = exp(logvar / 2)."
 EXP_2LV = "you scaled ε by exp(2·logvar); the standard deviation is σ = exp(logvar / 2)."
 NO_SCALE = "scale the noise by σ = exp(logvar / 2): z = mu + σ ε."
-PER_EXAMPLE = "draw ε with the full shape of mu: torch.randn(mu.shape, generator=generator)."
+PER_EXAMPLE = "draw ε with the full shape of mu: torch.randn(mu.shape, generator=generator).to(mu.device)."
 CUT_GRAPH = ("z must stay differentiable in mu and logvar: compute mu + std * eps with torch ops; Normal(...).sample() "
              "and .detach() cut the graph (use rsample() if you use torch.distributions).")
-UNSEEDED = "draw ε with the generator: torch.randn(mu.shape, generator=generator)."
+UNSEEDED = "draw ε with the generator: torch.randn(mu.shape, generator=generator).to(mu.device)."
 SQRT_LOGVAR = "σ = exp(logvar / 2); never take the log or square root of logvar."
 
 
@@ -122,6 +122,7 @@ reparameterize = Exercise(
     passed="z = μ + σ ε has the right mean and standard deviation, gradients dz/dμ = 1 and dz/dlogvar = ½σε.",
     reference=vae.reparameterize,
     procedure=_reparameterize,
+    device_case=lambda: Case((torch.zeros(4, 2), torch.zeros(4, 2), generator(0)), "a batch of means and log-variances"),
     mistakes=[
         Mistake("variance as std", lambda mu, lv, g=None: mu + lv.exp() * _eps(mu, g), VAR_AS_STD),
         Mistake("logvar as log sigma", lambda mu, lv, g=None: mu + (2 * lv).exp() * _eps(mu, g), EXP_2LV),
@@ -134,6 +135,8 @@ reparameterize = Exercise(
         Mistake("detached", lambda mu, lv, g=None: (mu + (0.5 * lv).exp() * _eps(mu, g)).detach(), CUT_GRAPH),
         Mistake("ignores generator", lambda mu, lv, g=None: mu + (0.5 * lv).exp() * torch.randn(mu.shape), UNSEEDED),
         Mistake("sqrt of logvar", lambda mu, lv, g=None: mu + lv.sqrt() * _eps(mu, g), SQRT_LOGVAR),
+        Mistake("noise left on the CPU", lambda mu, lv, g=None: mu + (0.5 * lv).exp() * torch.randn(mu.shape, generator=g),
+                MIXED_DEVICE_HINT, match=False),
     ],
 )
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ... import vqvae
-from .engine import INDEX_HINT, Case, Exercise, Mistake, call, compare, fail, generator, tensor
+from .engine import INDEX_HINT, Case, Exercise, Mistake, call, compare, fail, generator, parse, tensor
 
 LEADING = "one index per vector: reduce over the code axis only, keep the leading dims."
 
@@ -193,3 +193,133 @@ perplexity = Exercise(
 )
 
 EXERCISES = [nearest_codes, straight_through, vq_loss, perplexity]
+
+# ---- the EMA codebook update with a dead-code reset (checked by a loop over codes, then on a toy set)
+
+
+def _ema_loop(codebook: torch.Tensor, count: torch.Tensor, total: torch.Tensor, z: torch.Tensor, decay: float,
+              dead_below: float, generator: torch.Generator | None = None, *, divide: bool = True) -> tuple[torch.Tensor, ...]:
+    """The EMA step written out code by code (VQ-VAE, appendix A.1), then dead codes reset to encoder outputs."""
+    codebook, count, total = codebook.clone(), count.clone(), total.clone()
+    nearest = [min(range(len(codebook)), key=lambda k: float(((zi - codebook[k]) ** 2).sum())) for zi in z]
+    for k in range(len(codebook)):
+        members = [zi for zi, j in zip(z, nearest) if j == k]
+        # N_k ← γ N_k + (1 − γ) n_k;  m_k ← γ m_k + (1 − γ) Σ_{i: k_i = k} z_i
+        count[k] = decay * count[k] + (1 - decay) * len(members)
+        total[k] = decay * total[k] + (1 - decay) * (torch.stack(members).sum(0) if members else torch.zeros_like(total[k]))
+        # e_k = m_k / N_k
+        codebook[k] = total[k] / count[k] if divide else total[k]
+    dead = (count < dead_below).nonzero().flatten()
+    if len(dead):
+        rows = z[torch.randint(len(z), (len(dead),), generator=generator).to(z.device)]
+        codebook[dead], total[dead], count[dead] = rows, rows, 1.0
+    return codebook, count, total
+
+
+def _ema_args(seed: int, dead: bool) -> tuple[Any, ...]:
+    g = generator(seed)
+    codebook = torch.randn(6, 2, generator=g, dtype=torch.float64)
+    count = torch.full((6,), 2.0, dtype=torch.float64)
+    if dead:
+        codebook[4:] += 50.0  # far from every z: never chosen
+        count[4:] = 0.05
+    total = codebook * count[:, None]
+    z = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    return codebook, count, total, z, 0.9, 0.1 if dead else 0.0
+
+
+def _toy_health(fn: Any) -> None:
+    """Four clusters, eight codes all started in one corner: with the resets the codebook must cover every cluster."""
+    g = generator(71)
+    centers = torch.tensor([[4.0, 4.0], [-4.0, 4.0], [4.0, -4.0], [-4.0, -4.0]], dtype=torch.float64)
+    codebook = centers[0] + 0.1 * torch.randn(8, 2, generator=g, dtype=torch.float64)
+    count, total = torch.ones(8, dtype=torch.float64), codebook.clone()
+    for step in range(60):
+        z = centers[torch.randint(4, (64,), generator=g)] + 0.3 * torch.randn(64, 2, generator=g, dtype=torch.float64)
+        out = parse(call(fn, codebook, count, total, z, 0.9, 0.5, generator(100 + step)), "ema_codebook_step",
+                    names=("codebook", "count", "total"))
+        codebook, count, total = (t.detach() for t in out)
+    z = centers[torch.randint(4, (2000,), generator=g)] + 0.3 * torch.randn(2000, 2, generator=g, dtype=torch.float64)
+    used = torch.cdist(z, codebook).argmin(1).bincount(minlength=8).double()
+    p = used / used.sum()
+    perplexity = float(torch.exp(-(p * p.clamp_min(1e-12).log()).sum()))
+    covered = int((torch.cdist(centers, codebook).min(1).values < 1.0).sum())
+    if covered < 4 or perplexity < 3.5:
+        fail(f"after 60 steps on four clusters with every code started in one corner, your codebook covers {covered} "
+             f"of 4 clusters (perplexity {perplexity:.2f}; at least 3.5 expected).",
+             "reset each code whose count fell below dead_below to a random encoder output z[i] (with the generator), "
+             "and set its count to 1 and its total to that z[i].")
+
+
+def _ema_step(fn: Any) -> None:
+    # 1. no dead code: the EMA update itself, against the loop
+    case = Case(_ema_args(1, dead=False), "an EMA step with decay 0.9 and no dead code")
+    compare(ema_codebook_step, fn, case)
+    # 2. two dead codes: the others as the loop has them; each dead one reset to a row of z, count 1, total = it
+    args = _ema_args(2, dead=True)
+    got = parse(call(fn, *args, generator(3)), "ema_codebook_step", names=("codebook", "count", "total"))
+    want = _ema_loop(*args, generator(3))
+    if not all(torch.allclose(g[:4].double(), w[:4], atol=1e-8 * 50) for g, w in zip(got, want)):
+        fail("the codes still in use do not match the EMA update when two codes are dead.",
+             "update every code with the EMA first, then reset only those with count < dead_below.")
+    z = args[3]
+    for k in (4, 5):
+        if not (got[0][k].double() - z).abs().sum(1).min() < 1e-9:
+            fail(f"dead code {k} was not reset to one of the encoder outputs z (got {got[0][k].tolist()}).",
+                 "a dead code becomes a random row of z: z[torch.randint(len(z), (n_dead,), generator=generator)].")
+        if abs(float(got[1][k]) - 1.0) > 1e-9 or not torch.allclose(got[2][k].double(), got[0][k].double()):
+            fail(f"after the reset, code {k} should have count 1 and total equal to its new vector.",
+                 "set count[dead] = 1 and total[dead] = the new vectors, so the next EMA step starts from them.")
+    if torch.equal(args[0], _ema_args(2, dead=True)[0]) is False:
+        fail("your function changed the codebook passed in, in place.", "work on copies: codebook.clone() etc.")
+    # 3. codebook health on a toy set
+    _toy_health(fn)
+
+
+def _no_reset(*a: Any, **k: Any) -> tuple[torch.Tensor, ...]:
+    return _ema_loop(*a[:5], -1.0)
+
+
+def _not_divided(codebook: torch.Tensor, count: torch.Tensor, total: torch.Tensor, z: torch.Tensor, decay: float,
+                 dead_below: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    return _ema_loop(codebook, count, total, z, decay, dead_below, generator, divide=False)
+
+
+def _swapped(codebook: torch.Tensor, count: torch.Tensor, total: torch.Tensor, z: torch.Tensor, decay: float,
+             dead_below: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    return _ema_loop(codebook, count, total, z, 1 - decay, dead_below, generator)
+
+
+def _reset_zero(codebook: torch.Tensor, count: torch.Tensor, total: torch.Tensor, z: torch.Tensor, decay: float,
+                dead_below: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    out = _ema_loop(codebook, count, total, z, decay, -1.0)
+    dead = out[1] < dead_below
+    out[0][dead], out[2][dead], out[1][dead] = 0.0, 0.0, 1.0
+    return out
+
+
+ema_codebook_step = Exercise(
+    name="ema_codebook_step",
+    doc=r"""Check ``fn(codebook, count, total, z, decay, dead_below, generator)`` → ``(codebook, count, total)``: the EMA
+    codebook update (VQ-VAE appendix A.1) against a loop over the codes, dead codes (count < dead_below) reset to
+    encoder outputs, and a healthy codebook on four clusters after 60 steps from a bad start.""",
+    passed="the EMA update matches a loop over the codes, dead codes restart at encoder outputs, and the codebook "
+           "covers all four clusters of the toy set.",
+    reference=_ema_loop,
+    procedure=_ema_step,
+    names=("codebook", "count", "total"),
+    points=3.0,
+    generic_hint="N_k ← γ N_k + (1 − γ) n_k, m_k ← γ m_k + (1 − γ) Σ_{i: k_i = k} z_i, e_k = m_k / N_k.",
+    mistakes=[
+        Mistake("sum, not mean", _not_divided, "the code is the running MEAN: e_k = m_k / N_k (divide the sum by the count)."),
+        Mistake("decay swapped", _swapped, "the OLD statistics get the weight γ (the decay), the new batch 1 − γ."),
+        Mistake("no reset", _no_reset,
+                "a dead code becomes a random row of z: z[torch.randint(len(z), (n_dead,), generator=generator)].",
+                match=False),
+        Mistake("reset to zero", _reset_zero,
+                "a dead code becomes a random row of z: z[torch.randint(len(z), (n_dead,), generator=generator)].",
+                match=False),
+    ],
+)
+
+EXERCISES += [ema_codebook_step]

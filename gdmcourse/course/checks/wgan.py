@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -9,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import wgan
-from .engine import Case, Exercise, Mistake, call, compare, fail, fmt, generator, judge, known, parse, reproducible, tensor
+from .engine import (MIXED_DEVICE_HINT, Case, Exercise, Mistake, call, compare, fail, fmt, generator, judge, known, number,
+                     parse, reproducible, tensor)
 
 ls = F.logsigmoid
 
@@ -58,6 +60,14 @@ def _linear_critic() -> nn.Linear:
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[1.5, -2.0, 0.5]]))
     return critic
+
+
+def _gp_cpu_eps(critic: Any, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The penalty with ε drawn on the CPU and never moved: right on a CPU, a device mismatch on a GPU."""
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def _gradient_penalty(fn: Any) -> None:
@@ -123,6 +133,8 @@ gradient_penalty = Exercise(
     passed="one ε per example, (‖∇f(x̂)‖₂ − 1)² averaged, differentiable in the critic's weights.",
     reference=wgan.gradient_penalty,
     procedure=_gradient_penalty,
+    device_case=lambda: Case((_linear_critic(), torch.zeros(4, 3), torch.ones(4, 3)), "a batch of real and fake points",
+                             {"generator": generator(0)}),
     output="number",
     shape_hint="return one number: the mean over the batch.",
     mistakes=[
@@ -136,6 +148,8 @@ gradient_penalty = Exercise(
         Mistake("batch norm", lambda *a, **k: _gp(*a, **k, per_example=False),
                 "take one norm per example (flatten each example's gradient), not one norm of the whole batch's gradient."),
         Mistake("without create_graph", lambda *a, **k: _gp(*a, **k, create_graph=False), CREATE_GRAPH, match=False),
+        Mistake("eps left on the CPU", lambda c, r, f, generator=None: _gp_cpu_eps(c, r, f, generator), MIXED_DEVICE_HINT,
+                match=False),
         Mistake("one eps per batch", lambda c, r, f, generator=None: _gp(c, r, f, generator, eps_shape=(1,)), ONE_EPS, match=False),
         Mistake("eps per entry", lambda c, r, f, generator=None: _gp(c, r, f, generator, eps_shape=r.shape), EPS_PER_ENTRY,
                 match=False),
@@ -219,3 +233,74 @@ power_iteration = Exercise(
 )
 
 EXERCISES = [critic_loss, gradient_penalty, power_iteration]
+
+# ---- a network's Lipschitz bound: the product of its layers' norms, never below a measured gradient norm
+
+_ACT = {nn.ReLU: 1.0, nn.LeakyReLU: 1.0, nn.Tanh: 1.0, nn.Sigmoid: 0.25, nn.Identity: 1.0}
+
+
+def _nets() -> list[nn.Sequential]:
+    torch.manual_seed(6)
+    return [nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1)),
+            nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1)),
+            nn.Sequential(nn.Linear(4, 6), nn.Sigmoid(), nn.Linear(6, 2))]
+
+
+def _bound(model: nn.Sequential, *, norm: str = "spectral", combine: str = "product", activations: bool = True) -> float:
+    values = []
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            W = layer.weight.detach().double()
+            values.append(float({"spectral": torch.linalg.matrix_norm(W, 2), "fro": torch.linalg.matrix_norm(W, "fro"),
+                                 "inf": torch.linalg.matrix_norm(W, float("inf"))}[norm]))
+        elif activations:
+            values.append(_ACT.get(type(layer), 1.0))
+    return {"product": math.prod(values), "sum": sum(values), "max": max(values)}[combine]
+
+
+def _measured(model: nn.Module, n: int = 512) -> float:
+    """The largest gradient norm ‖∇f(x)‖ (of the first output) at n random points: a lower bound of the constant."""
+    width = next(m for m in model.modules() if isinstance(m, nn.Linear)).in_features
+    x = (3 * torch.randn(n, width, generator=generator(16))).requires_grad_(True)
+    (g,) = torch.autograd.grad(model(x)[:, 0].sum(), x)
+    return float(g.norm(dim=1).max())
+
+
+def _lipschitz_cases() -> list[Case]:
+    return [Case((net,), f"the network {' → '.join(type(m).__name__ for m in net)}") for net in _nets()]
+
+
+def _never_below_measured(fn: Any) -> None:
+    for net in _nets():
+        bound, measured = number(call(fn, net), "lipschitz_bound"), _measured(net)
+        if bound < measured * (1 - 1e-6):
+            fail(f"your bound {bound:.4g} is below a gradient norm measured on the network, {measured:.4g}: it cannot "
+                 "bound the Lipschitz constant.", "multiply the layers' spectral norms (and the activations' constants).")
+
+
+LAYER_NORM = "use each weight's SPECTRAL norm, its largest singular value (torch.linalg.matrix_norm(W, 2))."
+
+lipschitz_bound = Exercise(
+    name="lipschitz_bound",
+    doc=r"""Check ``fn(model)`` = :math:`\prod_l \sigma_1(W_l) \prod_a L_a` for ``nn.Sequential`` networks of Linear
+    layers and ReLU, LeakyReLU, tanh (1) and sigmoid (1/4), against :func:`gdmcourse.wgan.lipschitz_upper_bound`,
+    and never below the largest gradient norm measured at 512 points.""",
+    passed="the product of the layers' spectral norms and the activations' constants, and above every measured "
+           "gradient norm.",
+    reference=wgan.lipschitz_upper_bound,
+    cases=_lipschitz_cases,
+    output="number",
+    points=2.0,
+    properties=[_never_below_measured],
+    generic_hint="multiply σ₁(W) of every Linear layer and the activations' Lipschitz constants (sigmoid: 1/4).",
+    mistakes=[
+        Mistake("Frobenius norm", lambda m: _bound(m, norm="fro"), LAYER_NORM),
+        Mistake("infinity norm", lambda m: _bound(m, norm="inf"), LAYER_NORM),
+        Mistake("sum", lambda m: _bound(m, combine="sum"), "compose the layers: MULTIPLY their norms, do not add them."),
+        Mistake("max", lambda m: _bound(m, combine="max"), "compose the layers: MULTIPLY their norms, not the largest one."),
+        Mistake("sigmoid as 1", lambda m: _bound(m, activations=False),
+                "an activation's constant multiplies too: the sigmoid's slope is at most 1/4."),
+    ],
+)
+
+EXERCISES += [lipschitz_bound]
