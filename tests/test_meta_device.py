@@ -151,7 +151,9 @@ def test_a_cpu_tensor_mixed_in_is_refused(name):
 # ---------------------------------------------------------------------------------- the checks' references
 
 #: references that need numbers: they return Python floats (metrics) or draw from a categorical
-NEEDS_VALUES = {"frechet_distance", "inception_score", "precision_recall", "perplexity"}
+NEEDS_VALUES = {"frechet_distance", "inception_score", "precision_recall", "perplexity",
+                # independent routes through scipy / numpy, or a bound that is a Python number
+                "principal_angles", "nonsaturating_at_optimum", "lipschitz_bound"}
 
 
 def _to(x: object, device: torch.device) -> object:
