@@ -89,8 +89,26 @@ ordered = data.load_images("mnist", "test")[0]
 print(f"FID between the first and the last 5,000 test digits, unshuffled: "
       f"{metrics.fid(extractor.features(ordered[:5000]), extractor.features(ordered[5000:])):.2f}")
 
+# %%
+predicted = probs.argmax(1)
+confusion = torch.zeros(10, 10)
+confusion.index_put_((y_test, predicted), torch.ones(len(y_test)), accumulate=True)
+accuracy = (predicted == y_test).float().mean().item()
+per_class = confusion.diagonal() / confusion.sum(1)
+print(f"the course classifier on the 10,000 test digits: accuracy {accuracy:.4f}; "
+      f"worst class {per_class.argmin().item()} ({per_class.min().item():.3f})")
+assert accuracy > 0.985 and per_class.min() > 0.98
+ax = plot.heatmap(confusion, normalize="rows", fmt=".3f", xlabel="predicted digit", ylabel="true digit",
+                  title="the feature network's confusion matrix (rows sum to 1)", cmap="Blues", annot=False)
+plt.show()
+
 
 # %% [markdown]
+# The feature network's confusion matrix on the test set: each row is a true digit, each
+# column the predicted one, and nearly all the mass sits on the diagonal (accuracy about
+# 99%, every digit above 98%). A classifier this sure of real digits is what lets its
+# features and probabilities judge generated ones.
+#
 # FID already earns its keep: the first and last 5,000 MNIST test digits were written by
 # different groups of people (LeCun et al. built the test set that way), and the features see
 # it, an FID many times that of two random halves.
@@ -154,11 +172,25 @@ for m, f in zip(sizes, bias):
 
 # %%
 assert all(np.diff(bias) < 0), bias
-fig, ax = plt.subplots(figsize=(5, 3.4))
-ax.plot(sizes, bias, "o-")
-ax.set(xscale="log", yscale="log", xlabel="samples per set N", ylabel="FID between two real samples",
-       title="FID's small-sample bias")
+inverse_n = 1 / np.array(sizes)
+slope, intercept = np.polyfit(inverse_n, bias, 1)
+r = np.corrcoef(inverse_n, bias)[0, 1]
+print(f"least-squares line: FID ≈ {intercept:.1f} + {slope:,.0f} / N (correlation with 1/N: {r:.3f})")
+assert r > 0.99 and slope > 0 and abs(intercept) < 10  # FID → about 0 as N → ∞
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+axes[0].plot(sizes, bias, "o-")
+axes[0].set(xscale="log", yscale="log", xlabel="samples per set N", ylabel="FID between two real samples",
+            title="FID's small-sample bias")
+plot.trend(inverse_n, bias, ax=axes[1], xlabel="1 / N", ylabel="FID between two real samples",
+           title="the bias is linear in 1/N (line with 95% band)")
+fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Left: the bias on log scales. Right: the same points against $1/N$ lie on a straight line
+# (seaborn's regression with its 95% bootstrap band), the $\propto 1/N$ behaviour the
+# estimated covariances predict. Its intercept, what an infinite sample would give, is about
+# 0: two samples of one distribution, measured without noise, are at distance 0.
 
 # %% [markdown]
 # ## 3. Precision and recall: fidelity and diversity apart
