@@ -18,7 +18,7 @@ other core was running bench_ddpm):
     EMA              11.4  18.7 33.4 9.4        103 84 115      0.0089
     EMA + reset      12.2  90.0 84.9 81.7       0 0 0           0.0063
 
-So EMA + reset meets the target on every seed (perplexity 82-90 of 128, no dead codes); the
+So EMA + reset meets its goal on every seed (perplexity 82-90 of 128, no dead codes); the
 plain codebook's usage depends strongly on the seed, and the EMA codebook alone leaves 66-90%
 of the codes dead.
 """

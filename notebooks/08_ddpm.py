@@ -281,7 +281,7 @@ print(f"energy distance ratio (samples vs data) / (data vs data): {toy_ratio:.1f
 
 # %%
 assert toy_ratio <= 3, ratios
-print("the toy DDPM is within the issue's target (ratio ≤ 3)")
+print("the toy DDPM's samples are within 3× the data's own sampling distance (ratio ≤ 3)")
 
 # %% [markdown]
 # ## 6. Digits: a small UNet, ancestral sampling and DDIM

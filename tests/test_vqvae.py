@@ -115,7 +115,7 @@ def test_vqvae_shapes_and_code_maps():
 
 
 def test_train_vqvae_with_ema_and_reset_keeps_the_codebook_alive():
-    """The issue's target (K = 128: perplexity ≥ 64, ≤ 5% dead) on a short run; plain VQ collapses."""
+    """The course's claim (K = 128: perplexity ≥ 64, ≤ 5% dead) on a short run; plain VQ collapses."""
     x = data.load_images("mnist", "train")[0][:5000]
     results = {}
     for name, ema, reset in [("plain", False, 0), ("ema+reset", True, 50)]:
