@@ -139,6 +139,13 @@ class Trajectory(NamedTuple):
     frames: dict[int, torch.Tensor]
 
 
+def _batches(**named: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Check tensors a formula combines: each a batch ``(B, ...)`` without NaN/inf, all on one device."""
+    checked = [validate.tensor(x, name, min_rank=1, expected="(B, ...)", nonempty=False) for name, x in named.items()]
+    validate.same_device(*zip(named, checked))
+    return tuple(checked)
+
+
 class DiffusionSchedule:
     r"""The fixed quantities of a diffusion process with noise levels ``betas`` and the operations on them.
 
@@ -193,9 +200,7 @@ class DiffusionSchedule:
             ValueError: ``noise`` does not have ``x0``'s shape or device, either contains NaN or ±inf,
                 or an index in ``t`` lies outside ``0..T-1``.
         """
-        x0 = validate.tensor(x0, "x0", min_rank=1, expected="(B, ...)", nonempty=False)
-        noise = validate.tensor(noise, "noise", min_rank=1, expected="(B, ...)", nonempty=False)
-        validate.same_device(("x0", x0), ("noise", noise))
+        x0, noise = _batches(x0=x0, noise=noise)
         if noise.shape != x0.shape:
             raise ValueError(f"noise must have x0's shape {tuple(x0.shape)}, got {tuple(noise.shape)}")
         sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, x0)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
@@ -216,9 +221,7 @@ class DiffusionSchedule:
             ValueError: an index in ``t`` lies outside ``0..T-1``, ``x0`` and ``xt`` differ in device,
                 or contain NaN or ±inf.
         """
-        x0 = validate.tensor(x0, "x0", min_rank=1, expected="(B, ...)", nonempty=False)
-        xt = validate.tensor(xt, "xt", min_rank=1, expected="(B, ...)", nonempty=False)
-        validate.same_device(("x0", x0), ("xt", xt))
+        x0, xt = _batches(x0=x0, xt=xt)
         coef_x0 = extract(self.posterior_mean_coef_x0, t, xt)
         coef_xt = extract(self.posterior_mean_coef_xt, t, xt)
         # μ̃_t = sqrt(ᾱ_{t−1}) β_t / (1 − ᾱ_t) · x_0 + sqrt(α_t) (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · x_t  (DDPM, eq. 7)
@@ -234,9 +237,7 @@ class DiffusionSchedule:
             ValueError: an index in ``t`` lies outside ``0..T-1``, ``xt`` and ``eps`` differ in device,
                 or contain NaN or ±inf.
         """
-        xt = validate.tensor(xt, "xt", min_rank=1, expected="(B, ...)", nonempty=False)
-        eps = validate.tensor(eps, "eps", min_rank=1, expected="(B, ...)", nonempty=False)
-        validate.same_device(("xt", xt), ("eps", eps))
+        xt, eps = _batches(xt=xt, eps=eps)
         sqrt_abar = extract(self.alphas_cumprod.sqrt(), t, xt)                  # sqrt(ᾱ_t), (B, 1, ..., 1)
         sqrt_one_minus_abar = extract((1 - self.alphas_cumprod).sqrt(), t, xt)  # sqrt(1 − ᾱ_t)
         # x̂_0 = (x_t − sqrt(1 − ᾱ_t) ε̂) / sqrt(ᾱ_t)                 (DDPM, eq. 4 solved for x_0)
