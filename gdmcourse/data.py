@@ -227,6 +227,14 @@ def dataset_status(name: ImageSetName, *, data_dir: str | os.PathLike | None = N
 
 # ------------------------------------------------------------------------------ images
 
+#: The names of each image set's ten classes, by label (Xiao et al. 2017 for Fashion-MNIST).
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "digits": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                      "ankle boot"),
+}
+
 _DIGITS_TRAIN = 1500  # digits: images [0, 1500) are "train", [1500, 1797) are "test"
 _MAX_VALUE = {"digits": 16, "mnist": 255, "fashion-mnist": 255}
 _PREFIX = {"train": "train", "test": "t10k"}

@@ -437,7 +437,8 @@ def to_image_range(x: torch.Tensor) -> torch.Tensor:
 
 def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.Tensor, *, steps: int,
                batch_size: int = 128, lr: float = 1e-3, warmup: int = 100, ema_decay: float = 0.995,
-               seed: int = 0, device: torch.device | str | None = None, progress: bool = True) -> History:
+               seed: int = 0, device: torch.device | str | None = None, progress: bool = True,
+               callbacks: Sequence[train.Every] = ()) -> History:
     r"""Algorithm 1 for ``steps`` Adam updates of :meth:`DiffusionSchedule.loss_simple`.
 
     Each step draws a batch of ``data`` (with replacement), a step index per example and
@@ -452,6 +453,7 @@ def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.
     Args:
         model: ``model(x_t, t) -> ε̂``; trained in place on ``device`` (its own by default), left in eval mode.
         data: ``(N, ...)`` training examples already in the model's range (images: :func:`to_model_range`).
+        callbacks: :class:`gdmcourse.train.Every` hooks (e.g. saving ``history.ema`` every n steps).
     Returns:
         a :class:`gdmcourse.train.History`: ``loss`` (one value per step), ``ema``, ``seconds``.
     Raises:
@@ -468,7 +470,7 @@ def train_ddpm(model: torch.nn.Module, schedule: DiffusionSchedule, data: torch.
     objective = train.Objective(torch.optim.Adam(model.parameters(), lr=lr),
                                 lambda batch: schedule.loss_simple(model, batch[0], generator=batches.generator))
     history = train.fit(model, [objective], batches=batches, steps=steps, schedule="warmup-cosine", warmup=warmup,
-                        ema_decay=ema_decay, progress=progress, desc="DDPM training")
+                        ema_decay=ema_decay, callbacks=callbacks, progress=progress, desc="DDPM training")
     model.eval()
     return history
 

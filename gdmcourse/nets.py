@@ -157,12 +157,32 @@ class DCGANGenerator(nn.Module):
         return self.net(_with_label(z, y, self.num_classes))
 
 
+def dcgan_init_(model: nn.Module, std: float = 0.02) -> nn.Module:
+    r"""Radford et al.'s (2016, section 4) initialisation, in place: every convolution and linear
+    weight from :math:`\mathcal N(0, 0.02^2)`, batch-norm scales from :math:`\mathcal N(1, 0.02^2)`,
+    biases 0. Draws from torch's global generator (seed it first); returns ``model``."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, std)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, std)
+        if getattr(m, "bias", None) is not None:
+            nn.init.zeros_(m.bias)
+    return model
+
+
 class DCGANDiscriminator(nn.Module):
     """A DCGAN discriminator for 28×28 images, optionally conditional (a projection discriminator).
 
     ``(channels, 28, 28) → Conv → (w, 14, 14) → Conv → (2w, 7, 7) → Linear → h (hidden) → logit``,
-    with leaky ReLU (slope 0.2) and no batch normalization (it would couple the examples of a
-    batch, and it breaks the gradient penalty and spectral normalization's Lipschitz bound).
+    with leaky ReLU (slope 0.2). Two variants:
+
+    - ``batch_norm=True, hidden=None``: the discriminator as Radford et al. (2016, section 3) and
+      lecture 003 describe it: batch normalization after every convolution but the first, and
+      no fully connected hidden layer (``h`` is the flattened ``(2w, 7, 7)`` map).
+    - the default, no batch normalization: for the WGAN family, since batch normalization
+      couples the examples of a batch and breaks the gradient penalty and spectral
+      normalization's Lipschitz bound.
     Conditional (``num_classes``): ``logit = w·h + ⟨embed(y), h⟩`` (Miyato & Koyama 2018), so
     the label changes what the discriminator looks for without a separate network per class.
     ``spectral_norm`` wraps every conv and linear layer in ``parametrizations.spectral_norm``.
@@ -170,15 +190,20 @@ class DCGANDiscriminator(nn.Module):
     Shapes: ``x (B, channels, 28, 28)``, ``y (B,)`` → logits ``(B,)``.
     """
 
-    def __init__(self, channels: int = 1, width: int = 32, hidden: int = 128, num_classes: int | None = None,
-                 spectral_norm: bool = False) -> None:
+    def __init__(self, channels: int = 1, width: int = 32, hidden: int | None = 128, num_classes: int | None = None,
+                 spectral_norm: bool = False, batch_norm: bool = False) -> None:
         super().__init__()
+        if batch_norm and spectral_norm:
+            raise ValueError("choose batch_norm or spectral_norm, not both: batch norm undoes the Lipschitz bound")
         self.num_classes = num_classes
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),        # 28 → 14
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),       # 14 → 7
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, hidden), nn.LeakyReLU(0.2),
-        )
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),           # 28 → 14
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=not batch_norm),        # 14 → 7
+            *([nn.BatchNorm2d(2 * width)] if batch_norm else []), nn.LeakyReLU(0.2), nn.Flatten()]
+        if hidden is not None:
+            layers += [nn.Linear(2 * width * 7 * 7, hidden), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        hidden = hidden if hidden is not None else 2 * width * 7 * 7
         self.out = nn.Linear(hidden, 1)
         self.embed = nn.Embedding(num_classes, hidden) if num_classes else None
         if spectral_norm:

@@ -62,19 +62,33 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 1
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | None = None,
-               title: str | None = None, scale: float = 0.6) -> Axes:
-    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made.
+               title: str | None = None, scale: float = 0.6, row_labels: Sequence[str] | None = None,
+               col_labels: Sequence[str] | None = None) -> Axes:
+    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made;
+    ``row_labels`` / ``col_labels``: one text per row (left) / column (below).
 
     Raises:
-        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`).
+        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`), or
+            the number of row or column labels does not match the grid.
     """
     grid = make_grid(images, nrow)
     n = len(images)
     cols = min(nrow, n)
-    ax = _axes(ax, (scale * cols, scale * (-(-n // cols)) + (0.3 if title else 0)))
+    rows = -(-n // cols)
+    for labels, count, what in ((row_labels, rows, "row"), (col_labels, cols, "column")):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"got {len(labels)} {what} labels for a grid of {count} {what}s")
+    ax = _axes(ax, (scale * cols + (0.6 if row_labels else 0), scale * rows + (0.3 if title else 0)))
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    # each cell is the image plus a pad; make_grid stacks them from the top-left corner
+    cell_h, cell_w = grid.shape[0] / rows, grid.shape[1] / cols
+    ax.set_xticks([cell_w * (j + 0.5) for j in range(cols)] if col_labels else [])
+    ax.set_yticks([cell_h * (i + 0.5) for i in range(rows)] if row_labels else [])
+    if col_labels:
+        ax.set_xticklabels(col_labels)
+    if row_labels:
+        ax.set_yticklabels(row_labels)
+    ax.tick_params(length=0)
     ax.grid(False)
     if title:
         ax.set_title(title)
@@ -83,11 +97,13 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | N
 
 def scatter2d(points: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None, *,
               ax: Axes | None = None, title: str | None = None, s: float = 4.0, alpha: float = 0.6,
-              xlabel: str = "$z_1$", ylabel: str = "$z_2$", legend: bool = True) -> Axes:
-    """Scatter ``(N, 2)`` points, coloured by integer ``labels`` (with a legend) when given.
+              xlabel: str = "$z_1$", ylabel: str = "$z_2$", legend: bool = True,
+              names: Sequence[str] | None = None) -> Axes:
+    """Scatter ``(N, 2)`` points, coloured by integer ``labels`` (with a legend) when given;
+    ``names[k]`` labels class ``k`` in the legend (the class number by default).
 
     Raises:
-        ValueError: ``points`` is not ``(N, 2)``.
+        ValueError: ``points`` is not ``(N, 2)``, or a label has no entry in ``names``.
     """
     p = _numpy(points)
     if p.ndim != 2 or p.shape[1] != 2:
@@ -97,10 +113,13 @@ def scatter2d(points: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
         ax.scatter(p[:, 0], p[:, 1], s=s, alpha=alpha)
     else:
         lab = _numpy(labels).astype(int)
+        if names is not None and (lab.min() < 0 or lab.max() >= len(names)):
+            raise ValueError(f"labels run from {lab.min()} to {lab.max()} but {len(names)} names were given")
         palette = plt.get_cmap("tab10")
         for k in np.unique(lab):
             m = lab == k
-            ax.scatter(p[m, 0], p[m, 1], s=s, alpha=alpha, color=palette(k % 10), label=str(k))
+            ax.scatter(p[m, 0], p[m, 1], s=s, alpha=alpha, color=palette(k % 10),
+                       label=str(k) if names is None else names[k])
         if legend:
             ax.legend(title="label", markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
     ax.set_xlabel(xlabel)

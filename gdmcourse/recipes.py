@@ -19,7 +19,7 @@ with :func:`gdmcourse.gan.train_gan`. The recipes need both :mod:`gdmcourse.gan`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import data, ddpm, gan, nets, runtime, train, vae, vqvae, wgan
+from . import data, ddpm, gan, metrics, nets, runtime, train, vae, vqvae, wgan
 from .data import toy2d
 from .train import History
 from .weights import CheckpointError, load_state, registry, save_state
@@ -120,25 +120,32 @@ def train_toy_gan(recipe: str | ToyGAN, data: str = "8gaussians", *, seed: int =
 
 @dataclass(frozen=True)
 class DCGANRecipe:
-    """Notebook 04's DCGAN on 28×28 digits in [−1, 1]: the networks, the loss and the optimiser settings.
+    r"""Notebook 04's DCGAN on 28×28 digits in [−1, 1], built as Radford et al. (2016) and lecture 003 list:
 
-    Radford et al. (2016), section 3: strided convolutions, batch norm, ReLU/leaky ReLU,
-    ``tanh`` outputs, Adam with β₁ = 0.5. ``steps`` is the shipped checkpoint's length.
+    strided convolutions instead of pooling; batch normalization in the generator and in the
+    discriminator (not on its input layer, nor on the generator's output); no fully connected
+    hidden layer in the discriminator; ReLU in the generator with ``tanh`` at its output, leaky
+    ReLU (0.2) in the discriminator; weights from :math:`\mathcal N(0, 0.02^2)`
+    (:func:`gdmcourse.nets.dcgan_init_`); Adam with learning rate 2·10⁻⁴ and β₁ = 0.5; batch 128.
+    Deviations: two resolution steps (7 → 14 → 28) for 28×28 images instead of four for 64×64,
+    the non-saturating loss (the paper's too), and a linearly decaying learning rate.
+    ``steps`` is the shipped checkpoint's length.
     """
 
     latent_dim: int = 64
-    width: int = 16
+    width: int = 32
     loss: str = "nonsaturating"
-    batch_size: int = 64
-    lr: float = 1e-3
+    batch_size: int = 128
+    lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    steps: int = 3000
+    steps: int = 4000
 
     def networks(self, num_classes: int | None = None) -> tuple[nets.DCGANGenerator, nets.DCGANDiscriminator]:
-        """A fresh generator and discriminator (conditional with ``num_classes``); seed torch first."""
+        """A fresh generator and discriminator (conditional with ``num_classes``), initialised as
+        Radford et al.; seed torch first."""
         G = nets.DCGANGenerator(latent_dim=self.latent_dim, width=self.width, num_classes=num_classes)
-        D = nets.DCGANDiscriminator(width=self.width, num_classes=num_classes)
-        return G, D
+        D = nets.DCGANDiscriminator(width=self.width, hidden=None, batch_norm=True, num_classes=num_classes)
+        return nets.dcgan_init_(G), nets.dcgan_init_(D)
 
     def train(self, G: nn.Module, D: nn.Module, images: torch.Tensor, *, steps: int, labels: torch.Tensor | None = None,
               seed: int = 0, device: torch.device | str | None = None, progress: bool = True,
@@ -211,7 +218,8 @@ def code_maps(model: vqvae.VQVAE, images: torch.Tensor, batch_size: int = 2000) 
 
 # ------------------------------------------------------------------------------ DDPM (notebook 08)
 
-DDPM_STEPS = 5000
+DDPM_STEPS = 6000
+DDPM_EMA_DECAY = 0.9995
 
 
 def ddpm_unet() -> nets.UNet:
@@ -277,15 +285,24 @@ class VQVAEImages(ImageGenerator):
 
 
 class DDPMImages(ImageGenerator):
-    r"""DDIM (η = 0) with ``ddim_steps`` steps and clipped :math:`\hat x_0`, mapped to [0, 1]."""
+    r"""DDIM (η = 0) with ``ddim_steps`` steps, or ancestral sampling through all T = 1000 steps
+    (``ddim_steps=None``, Algorithm 2), with clipped :math:`\hat x_0`, mapped to [0, 1].
 
-    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", ddim_steps: int = 50) -> None:
+    Both samplers draw :math:`x_T` first from the generator, so the same seed and one batch
+    (``sample_images(n, g, batch_size=n)``) start both from the same :math:`x_T`.
+    """
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", ddim_steps: int | None = 50) -> None:
         super().__init__(model, device)
         self.schedule, self.ddim_steps = ddpm_schedule(), ddim_steps
 
     def _batch(self, b: int, generator: torch.Generator) -> torch.Tensor:
-        x = self.schedule.ddim_sample(self.model, (b, 1, 28, 28), steps=self.ddim_steps, generator=generator,
-                                      clip=True, progress=False, device=self.device)
+        if self.ddim_steps is None:
+            x = self.schedule.sample(self.model, (b, 1, 28, 28), generator=generator, clip=True, progress=False,
+                                     device=self.device)
+        else:
+            x = self.schedule.ddim_sample(self.model, (b, 1, 28, 28), steps=self.ddim_steps, generator=generator,
+                                          clip=True, progress=False, device=self.device)
         return ddpm.to_image_range(x)
 
 
@@ -312,23 +329,28 @@ def _train_classifier(dataset: str, epochs: int, progress: bool) -> tuple[State,
     return model.state_dict(), info
 
 
-def _train_ddpm(progress: bool) -> tuple[State, dict[str, Any]]:
+def train_ddpm_recipe(progress: bool = True, callbacks: Sequence[train.Every] = ()) -> tuple[State, dict[str, Any]]:
+    """The shipped DDPM's training (``python -m gdmcourse train ddpm``): its EMA weights and a record.
+
+    ``callbacks`` (:class:`gdmcourse.train.Every`) see the run, e.g. to snapshot ``history.ema``
+    for ``benchmarks/bench_ddpm_frontier.py``.
+    """
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
     model = ddpm_unet()
     history = ddpm.train_ddpm(model, ddpm_schedule(), ddpm.to_model_range(x), steps=DDPM_STEPS, batch_size=128,
-                              lr=1e-3, warmup=200, ema_decay=0.999, seed=0, device="cpu", progress=progress)
+                              lr=1e-3, warmup=200, ema_decay=DDPM_EMA_DECAY, seed=0, device="cpu",
+                              progress=progress, callbacks=callbacks)
     tail = history.loss[-500:]
     info = {"steps": DDPM_STEPS, "batch_size": 128, "schedule": "linear, T=1000",
             "parameters": sum(p.numel() for p in model.parameters()),
             "final_loss_mean_last_500": round(sum(tail) / len(tail), 4), "train_seconds": round(history.seconds, 1),
-            "weights": "EMA (decay 0.999)"}
+            "weights": f"EMA (decay {DDPM_EMA_DECAY})"}
     return history.ema.state_dict(), info
 
 
 def _vae() -> vae.VAE:
-    recipe = vae.RECIPES["quick"]
-    return vae.VAE.mlp(latent_dim=recipe.latent_dim, hidden=recipe.hidden)
+    return vae.RECIPES["quick"].model()
 
 
 def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
@@ -338,13 +360,15 @@ def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
     recipe = vae.RECIPES["quick"]
     model = _vae()
     history = train.fit(model, vae.vae_loss(generator=torch.Generator().manual_seed(3)), x, epochs=recipe.epochs,
-                        batch_size=recipe.batch_size, lr=recipe.lr, schedule=recipe.schedule, seed=0,
-                        progress=progress, device="cpu")
+                        batch_size=recipe.batch_size, lr=recipe.lr, lr_min=recipe.lr_min, schedule=recipe.schedule,
+                        seed=0, progress=progress, device="cpu")
     model.eval()
     x_bin = vae.dynamic_binarize(x_test[:1000], torch.Generator().manual_seed(123))
     nll = vae.iwae_nll(model, x_bin, k=500, generator=torch.Generator().manual_seed(0))
-    return model.state_dict(), {"recipe": "vae.RECIPES['quick'] (notebook 02)", "epochs": recipe.epochs,
-                                "test_nll_iwae500_first1000": round(nll, 2), "train_seconds": round(history.seconds, 1)}
+    return model.state_dict(), {
+        "recipe": "vae.RECIPES['quick'] (notebook 02: 784-512-256-32 ELU, Adam 1e-3 to 2e-4 cosine, batch 128)",
+        "epochs": recipe.epochs, "test_nll_iwae500_first1000": round(nll, 2), "train_seconds": round(history.seconds, 1),
+        "epoch_neg_elbo": [round(v, 2) for v in history.epochs["loss"]]}
 
 
 def _dcgan() -> nets.DCGANGenerator:
@@ -354,11 +378,31 @@ def _dcgan() -> nets.DCGANGenerator:
 def _train_dcgan(progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
+    x_test, _ = data.load_images("mnist", "test")
+    # the FID reference as notebook 09 and the benchmark: 1,000 test digits, shuffled with seed 0
+    reference = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))][:1000]
+    extractor = metrics.feature_extractor("mnist", "cpu")
+    real_features = extractor.features(reference)
     G, D = DCGAN.networks()
-    history = DCGAN.train(G, D, 2 * x - 1, steps=DCGAN.steps, seed=0, device="cpu", progress=progress)
+    start, scoring = time.perf_counter(), 0.0
+    frontier: list[dict[str, float]] = []
+
+    def score(step: int, G: nn.Module) -> None:
+        nonlocal scoring
+        t0 = time.perf_counter()
+        G.eval()
+        fake = DCGANImages(G).sample_images(1000, torch.Generator().manual_seed(0))
+        G.train()
+        frontier.append({"step": step, "train_seconds": round(t0 - start - scoring, 1),
+                         "fid": round(metrics.fid(extractor.features(fake), real_features), 1)})
+        scoring += time.perf_counter() - t0
+
+    history = DCGAN.train(G, D, 2 * x - 1, steps=DCGAN.steps, seed=0, device="cpu", progress=progress,
+                          callback=score, callback_every=DCGAN.steps // 4)
     G.eval()
-    return G.state_dict(), {"recipe": "recipes.DCGAN (notebook 04: width 16, non-saturating loss, batch 64)",
-                            "steps": DCGAN.steps, "train_seconds": round(history.seconds, 1)}
+    return G.state_dict(), {"recipe": "recipes.DCGAN (notebook 04: Radford et al.'s rules, width 32, batch 128)",
+                            "steps": DCGAN.steps, "train_seconds": round(history.seconds, 1),
+                            "fid_1000_by_step": frontier}
 
 
 def _vqvae() -> vqvae.VQVAEWithPrior:
@@ -396,7 +440,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
 TRAINERS: dict[str, Callable[[bool], tuple[State, dict[str, Any]]]] = {
     "classifier-mnist": lambda progress: _train_classifier("mnist", 3, progress),
     "classifier-fashion-mnist": lambda progress: _train_classifier("fashion-mnist", 6, progress),
-    "ddpm": _train_ddpm,
+    "ddpm": train_ddpm_recipe,
     "vae-mnist": _train_vae,
     "dcgan-mnist": _train_dcgan,
     "vqvae-mnist": _train_vqvae,

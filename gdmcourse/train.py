@@ -188,11 +188,11 @@ def warmup_cosine(step: int, steps: int, warmup: int) -> float:
 
 
 def make_scheduler(schedule: Schedule, optimizer: torch.optim.Optimizer, steps: int,
-                   warmup: int = 0) -> torch.optim.lr_scheduler.LRScheduler | None:
+                   warmup: int = 0, lr_min: float = 0.0) -> torch.optim.lr_scheduler.LRScheduler | None:
     r"""The learning-rate scheduler of ``schedule`` over ``steps`` updates, or None for ``"constant"``.
 
-    ``"cosine"``: :math:`\eta_s = \eta_0 \tfrac12 (1 + \cos(\pi s / S))` (``CosineAnnealingLR``,
-    Loshchilov & Hutter 2017); ``"linear"``: :math:`\eta_s = \eta_0 (1 - s / S)`;
+    ``"cosine"``: :math:`\eta_s = \eta_\min + (\eta_0 - \eta_\min) \tfrac12 (1 + \cos(\pi s / S))`
+    with :math:`\eta_\min` = ``lr_min`` (``CosineAnnealingLR``, Loshchilov & Hutter 2017); ``"linear"``: :math:`\eta_s = \eta_0 (1 - s / S)`;
     ``"warmup-cosine"``: :math:`\eta_s = \eta_0 f(s)` with :func:`warmup_cosine`.
 
     Raises:
@@ -201,7 +201,7 @@ def make_scheduler(schedule: Schedule, optimizer: torch.optim.Optimizer, steps: 
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
     if schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr_min)
     if schedule == "linear":
         # eta_s = eta_0 (1 - s/S)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / steps)
@@ -281,8 +281,8 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor | Sequence[to
 def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Tensor | Sequence[torch.Tensor] | None = None,
         *, epochs: int | None = None, steps: int | None = None, batches: Callable[[], Batch] | None = None,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
-        schedule: Schedule = "constant", warmup: int = 0, ema_decay: float | None = None, seed: int = 0,
-        val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        schedule: Schedule = "constant", warmup: int = 0, lr_min: float = 0.0, ema_decay: float | None = None,
+        seed: int = 0, val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
         callbacks: Sequence[Callable[[int, History], Any] | Every] = (), progress: bool = True,
         device: torch.device | str | None = None, desc: str = "training") -> History:
     r"""Train ``model`` and return its :class:`History`.
@@ -300,7 +300,8 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         epochs, steps: how long (give at most one); batch_size: rows per batch.
         batches: ``batches() -> batch`` instead of ``data`` (needs ``steps``).
         schedule: ``"constant"``, ``"cosine"``, ``"linear"`` or ``"warmup-cosine"`` (over all
-            updates, applied to every objective's optimizer; :func:`make_scheduler`); ``warmup`` steps.
+            updates, applied to every objective's optimizer; :func:`make_scheduler`); ``warmup`` steps;
+            ``lr_min``: where ``"cosine"`` ends (0 by default).
         ema_decay: keep :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` of the
             parameters after every step, returned as ``history.ema`` (an eval-mode copy).
         seed: seeds the sampler built from ``data`` (a CPU generator: the same batches on every device).
@@ -324,7 +325,7 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         if optimizer is not None or val_data is not None:
             raise ValueError("optimizer and val_data go with a loss_fn; objectives bring their own optimizers")
     sampler, total, per_epoch = _sampler(data, batches, epochs, steps, batch_size, seed, device, val_data)
-    schedulers = [s for o in objectives if (s := make_scheduler(schedule, o.optimizer, total, warmup)) is not None]
+    schedulers = [s for o in objectives if (s := make_scheduler(schedule, o.optimizer, total, warmup, lr_min)) is not None]
     if per_epoch == 0 and not all(isinstance(c, Every) for c in callbacks):
         raise ValueError("step-counted training (steps=...) takes train.Every(n, fn) hooks, not per-epoch callbacks")
     hooks = [c if isinstance(c, Every) else Every(per_epoch, _per_epoch(c, per_epoch)) for c in callbacks]

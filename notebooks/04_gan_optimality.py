@@ -164,7 +164,41 @@ plt.show()
 # %% [markdown]
 # Where there are samples, the trained network lands on the formula (here within 0.03 on
 # average); far out in the tails it has nothing to learn from and just extrapolates.
-# The value of its loss is meaningful too, which is the next section.
+#
+# **The density-ratio trick (lecture 004).** Read the boxed formula backwards:
+# $D^*/(1 - D^*) = p_{data}/p_G$. A classifier trained to tell samples of two distributions
+# apart therefore *estimates the ratio of their densities* without ever estimating either
+# density, and with $D = \sigma(\ell)$ the ratio is simply $e^{\ell}$: the logit estimates
+# $\log p_{data}(x) - \log p_G(x)$. This is how adversarial variational Bayes and many
+# likelihood-free methods use a discriminator. We compare the trained network's logit with
+# the true log-ratio.
+
+# %%
+with torch.no_grad():
+    log_ratio_trained = disc(xs[:, None])            # ℓ(x) = log D/(1 - D), shape (401,)
+log_ratio_true = (p_data.log_prob(xs) - p_model.log_prob(xs))  # log p_data/p_G
+core = (a > 0.02) & (b > 0.02)  # both densities have samples there: the ratio is learnable
+ratio_err = (log_ratio_trained - log_ratio_true).abs()
+print(f"|logit - log(p_data/p_G)| where both densities exceed 0.02: median {ratio_err[core].median():.3f}, "
+      f"max {ratio_err[core].max():.3f} (the true log-ratio there spans "
+      f"{log_ratio_true[core].min():.1f} to {log_ratio_true[core].max():.1f})")
+
+# %%
+assert ratio_err[core].median() < 0.15 and ratio_err[core].max() < 0.6, ratio_err[core]
+print("the logit tracks log(p_data/p_G) to within 0.15 (median) where both distributions have samples")
+fig, ax = plt.subplots(figsize=(8, 3.4))
+ax.plot(xs, log_ratio_true, "k", lw=2, label="$\\log p_{data}(x)/p_G(x)$")
+ax.plot(xs, log_ratio_trained, "C3--", lw=2, label="trained logit $\\ell(x) = \\log D/(1-D)$")
+ax.fill_between(xs, -8, 4, where=~core, color="0.9", label="one density < 0.02")
+ax.set(xlabel="$x$", ylabel="log density ratio", ylim=(-8, 4), title="a classifier's logit estimates a log density ratio")
+ax.legend(loc="lower center", fontsize="small")
+plt.show()
+
+# %% [markdown]
+# The dashed logit follows the true log-ratio across the region where both distributions
+# have samples (unshaded), including the sign changes where the densities cross; outside it,
+# the ratio is set by tails the classifier never saw. The value of the discriminator's loss
+# is meaningful too, which is the next section.
 #
 # ## What the generator minimises: $C(G) = 2\,\mathrm{JSD} - \log 4$
 #
@@ -292,16 +326,82 @@ for d in [0.001, 0.01, 0.5]:
 # non-saturating one does. Both losses are written with `F.logsigmoid`
 # ($\log(1 - \sigma(\ell)) = \log\sigma(-\ell)$) so they stay finite for any logit; computing
 # `torch.log(1 - torch.sigmoid(l))` gives `-inf` once $\sigma(\ell)$ rounds to 1.
+#
+# **Same fixed point, different divergence.** The lecture says the two losses have "the same
+# fixed-point dynamics"; they do not minimise the same thing. With the discriminator at
+# $D^*$ and held fixed while the generator moves (as in alternating training), Arjovsky &
+# Bottou (2017, theorem 2.5) show
+#
+# $$\nabla_\theta\, \mathbb E_{x \sim p_\theta}\big[-\log D^*(x)\big]
+#   = \nabla_\theta \Big[\mathrm{KL}(p_\theta \,\|\, p_{data}) - 2\,\mathrm{JSD}(p_{data} \,\|\, p_\theta)\Big],$$
+#
+# while the minimax loss $\mathbb E_{p_\theta}[\log(1 - D^*)]$ has the gradient of
+# $2\,\mathrm{JSD}$ alone. The non-saturating generator thus follows the *reverse* KL, which
+# charges heavily for mass where the data has none and little for a mode it misses (one
+# reason GANs drop modes, notebook 05), and it is pushed *away* from the data by the
+# $-2\,\mathrm{JSD}$ term. We check both identities with the Gaussian generator
+# $p_\mu = \mathcal N(\mu, 1.5^2)$ of check 1: finite differences in $\mu$ of integrals on
+# a fine grid, $D^*$ frozen at $\mu_0 = 0.5$.
+
+# %%
+xg = torch.linspace(-14, 14, 56_001, dtype=torch.float64)
+log_pd = p_data.log_prob(xg.float()).double()  # float32 is enough for the density's log
+
+
+def log_pg(mu):
+    return Normal(torch.tensor(mu, dtype=torch.float64), torch.tensor(1.5, dtype=torch.float64)).log_prob(xg)
+
+
+def integral(values):
+    return torch.trapezoid(values, xg).item()
+
+
+def kl(log_p, log_q):
+    return integral(log_p.exp() * (log_p - log_q))
+
+
+def jsd(log_p, log_q):
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2)
+    return 0.5 * kl(log_p, log_m) + 0.5 * kl(log_q, log_m)
+
+
+mu0, h = 0.5, 1e-3
+neg_log_d0 = torch.logaddexp(log_pd, log_pg(mu0)) - log_pd   # −log D*(x) at μ0, frozen
+log_1m_d0 = log_pg(mu0) - torch.logaddexp(log_pd, log_pg(mu0))  # log(1 − D*(x)) at μ0, frozen
+
+
+def central_difference(f):
+    return (f(mu0 + h) - f(mu0 - h)) / (2 * h)
+
+
+grad_ns = central_difference(lambda mu: integral(log_pg(mu).exp() * neg_log_d0))
+grad_rev = central_difference(lambda mu: kl(log_pg(mu), log_pd) - 2 * jsd(log_pd, log_pg(mu)))
+grad_mm = central_difference(lambda mu: integral(log_pg(mu).exp() * log_1m_d0))
+grad_jsd = central_difference(lambda mu: 2 * jsd(log_pd, log_pg(mu)))
+print(f"d/dmu at mu0 = {mu0}: non-saturating loss {grad_ns:+.6f}, KL(p_G||p_data) - 2 JSD {grad_rev:+.6f}")
+print(f"                     minimax loss        {grad_mm:+.6f}, 2 JSD                     {grad_jsd:+.6f}")
+
+# %%
+assert abs(grad_ns - grad_rev) < 1e-5 and abs(grad_mm - grad_jsd) < 1e-5, (grad_ns, grad_rev, grad_mm, grad_jsd)
+assert grad_ns < -0.02 and grad_mm > 0.02, (grad_ns, grad_mm)  # opposite signs
+print("both identities hold to 1e-5; at mu0 = 0.5 the two generator losses even pull the mean in opposite directions.")
 
 # %% [markdown]
-# ## A GAN in one dimension: the discriminator ends at ½
+# The finite differences agree with the divergences to six digits. And here the two
+# "equivalent" losses disagree in sign: gradient descent on the minimax loss moves the mean
+# left (towards the left bump, the direction in which $2\,\mathrm{JSD}$ falls), the non-saturating
+# loss moves it right. Same fixed point, different paths, and which local optimum a generator
+# reaches can depend on the loss it is trained with.
+
+# %% [markdown]
+# ## A GAN in one dimension: a discriminator at ½ is not proof of equilibrium
 #
 # Now let a generator learn $p_{data}$ from samples. The generator is a small MLP from
 # $z \sim \mathcal N(0, 1)$ to $x$, the discriminator another; `gan.train_gan` alternates one
 # discriminator step on `discriminator_loss` with one generator step on the non-saturating
 # loss (Adam with $\beta_1 = 0$, learning rates decaying to 0; notebook 05 explains why).
-# If training reaches the equilibrium, $p_G \approx p_{data}$ and the discriminator can do no
-# better than $D \equiv \tfrac12$.
+# If training reaches the equilibrium, $p_G = p_{data}$ and the discriminator can do no
+# better than $D \equiv \tfrac12$. The converse does not hold, as we will see.
 
 # %% tags=["nbval-ignore-output"]
 x_data = p_data.sample((20_000, 1))
@@ -334,10 +434,59 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The generator has found both bumps and their widths; where the data lives the
-# discriminator hovers around $\tfrac12$, unable to tell the two apart (it is free to do
-# anything in the grey tails, where it sees almost no samples). Its loss ends near
-# $\log 4$, the value of $-V$ at the equilibrium.
+# The generator has found both bumps; where the data lives the discriminator sits at
+# $\tfrac12$ and its loss ends near $\log 4$, the value of $-V$ at the equilibrium. But
+# look at the histogram: the generator puts too much mass between the bumps and too little
+# in the left bump's outer flank. Why does $D$ not object? Its learning rate decayed linearly
+# to 0 (`lr_decay`), so at the end it has stopped learning, and a frozen $D \approx \tfrac12$
+# says nothing about $p_G$. **Probe:** train a *fresh* discriminator, with the recipe that
+# found $D^*$ to within 0.03 in check 2, on the final generator's samples against new data,
+# and compare it with $D^*$ computed from $p_{data}$ and a kernel density estimate of $p_G$.
+
+# %% tags=["nbval-ignore-output"]
+from scipy.stats import gaussian_kde
+
+real_probe, fake_probe = p_data.sample((n, 1)), gan.sample(G1, n, seed=2)
+torch.manual_seed(5)
+probe = nets.MLP((1,), (), hidden=(64, 64))
+hist_probe = train.fit(probe, disc_loss, (torch.cat([real_probe, fake_probe]), is_real), epochs=8, batch_size=256,
+                       lr=3e-3, schedule="cosine", seed=0, progress=False, device=device)
+with torch.no_grad():
+    d_probe = torch.sigmoid(probe.to("cpu")(xs[:, None]))
+p_g_kde = torch.tensor(gaussian_kde(samples1.numpy())(xs.numpy()), dtype=torch.float32)
+d_star_kde = gan.optimal_discriminator(p_data.log_prob(xs).exp(), p_g_kde)
+print(f"fresh discriminator: final loss {hist_probe.loss[-1]:.4f} nats (log 4 = {math.log(4):.4f})")
+for x0 in (-3.0, -2.5, -1.0, 0.5, 1.5):
+    i = int(torch.argmin((xs - x0).abs()))
+    print(f"x = {x0:+.1f}: D* (KDE of p_G) {d_star_kde[i]:.2f}, fresh D {d_probe[i]:.2f}, D at the end of training {d_final[i]:.2f}")
+
+# %%
+off = in_data & ((d_star_kde - 0.5).abs() > 0.1)   # where p_G and p_data still differ
+assert off.sum() >= 10, off.sum()
+assert ((d_probe - 0.5).sign() == (d_star_kde - 0.5).sign())[off].float().mean() > 0.9
+assert (d_probe - 0.5).abs()[off].mean() > 0.07 and (d_final - 0.5).abs()[off].mean() < 0.05
+assert hist_probe.loss[-1] < math.log(4) - 0.005, hist_probe.loss[-1]
+print(f"at the {int(off.sum())} grid points where D* differs from 1/2 by over 0.1, the fresh discriminator")
+print("leans the same way as D* (by %.2f on average), while the trained one stays at 1/2 (%.2f)"
+      % ((d_probe - 0.5).abs()[off].mean(), (d_final - 0.5).abs()[off].mean()))
+fig, ax = plt.subplots(figsize=(8, 3.4))
+ax.plot(xs, d_star_kde, "k", lw=2, label="$D^*$ from $p_{data}$ and a KDE of $p_G$")
+ax.plot(xs, d_probe, "C2--", lw=2, label="fresh discriminator on the final samples")
+ax.plot(xs, d_final, "C3", lw=1.5, label="discriminator at the end of training")
+ax.axhline(0.5, color="k", ls=":", lw=1)
+ax.fill_between(xs, 0, 1, where=~in_data, color="0.9")
+ax.set(xlabel="$x$", ylabel="$D(x)$", ylim=(0, 1), title="a fresh discriminator still tells the two apart")
+ax.legend(loc="lower left", fontsize="small")
+plt.show()
+
+# %% [markdown]
+# The fresh discriminator (dashed) rises above $\tfrac12$ where the generator lacks mass and
+# falls below it between the bumps, following $D^*$; its loss ends below $\log 4$. The
+# discriminator at the end of training (red) is flat at $\tfrac12$ because it stopped
+# learning, not because it cannot tell the two apart. Training was *not* at the equilibrium:
+# the generator is close, not equal, to $p_{data}$. A loss of $\log 4$ from a stalled
+# discriminator is no evidence of convergence, one more reason notebook 09 judges
+# generators by their samples.
 #
 # ## A DCGAN on MNIST
 #

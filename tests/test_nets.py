@@ -192,3 +192,31 @@ def test_time_mlp_shapes_parameters_and_errors():
     assert _n_params(model) == (2 * 16 + 16) + 3 * (8 * 16 + 16) + 2 * (16 * 16 + 16) + (16 * 2 + 2)
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
         model(torch.randn(5, 3), torch.arange(5))
+
+
+def test_dcgan_discriminator_as_the_lecture_lists_it():
+    """batch_norm=True, hidden=None: batch norm after the second convolution only (not on the
+    input layer), no fully connected hidden layer, and a logit per image; not with spectral norm."""
+    torch.manual_seed(0)
+    D = nets.DCGANDiscriminator(width=8, hidden=None, batch_norm=True)
+    norms = [m for m in D.modules() if isinstance(m, nn.BatchNorm2d)]
+    linears = [m for m in D.modules() if isinstance(m, nn.Linear)]
+    assert len(norms) == 1 and norms[0].num_features == 16
+    assert len(linears) == 1 and linears[0].in_features == 16 * 7 * 7 and linears[0].out_features == 1
+    assert D(torch.rand(5, 1, 28, 28)).shape == (5,)
+    Dc = nets.DCGANDiscriminator(width=8, hidden=None, batch_norm=True, num_classes=10)
+    assert Dc(torch.rand(4, 1, 28, 28), torch.tensor([0, 3, 9, 1])).shape == (4,)
+    with pytest.raises(ValueError, match="batch_norm or spectral_norm"):
+        nets.DCGANDiscriminator(batch_norm=True, spectral_norm=True)
+
+
+def test_dcgan_init_draws_weights_with_std_002():
+    torch.manual_seed(0)
+    G = nets.dcgan_init_(nets.DCGANGenerator(latent_dim=16, width=32))
+    weights = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))])
+    scales = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)])
+    biases = [m.bias for m in G.modules() if getattr(m, "bias", None) is not None]
+    # ~60k weights: the sample std is within 2% of 0.02 with overwhelming probability
+    assert weights.mean().abs() < 1e-3 and weights.std().item() == pytest.approx(0.02, rel=0.02)
+    assert scales.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert all((b == 0).all() for b in biases)

@@ -117,3 +117,19 @@ def test_vector_field_draws_arrows_on_the_grid():
 def test_use_style_sets_the_course_style():
     plot.use_style()
     assert plt.rcParams["figure.dpi"] == 100 and plt.rcParams["image.cmap"] == "gray"
+
+
+def test_image_grid_row_and_column_labels():
+    ax = plot.image_grid(torch.rand(6, 1, 5, 5), nrow=3, row_labels=["a", "b"], col_labels=["x", "y", "z"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    _draws(ax)
+    with pytest.raises(ValueError, match="3 row labels for a grid of 2 rows"):
+        plot.image_grid(torch.rand(6, 1, 5, 5), nrow=3, row_labels=["a", "b", "c"])
+
+
+def test_scatter2d_names_classes_in_the_legend():
+    ax = plot.scatter2d(torch.randn(30, 2), torch.arange(30) % 3, names=["cat", "dog", "bird"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat", "dog", "bird"]
+    with pytest.raises(ValueError, match="2 names"):
+        plot.scatter2d(torch.randn(30, 2), torch.arange(30) % 3, names=["cat", "dog"])

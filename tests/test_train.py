@@ -248,3 +248,15 @@ def test_only_train_py_calls_backward_or_steps_an_optimizer():
     offenders = {str(path.relative_to(package)): calls for path in sorted(package.rglob("*.py"))
                  if path.name not in EXEMPT and (calls := _training_calls(path.read_text()))}
     assert not offenders, f"only gdmcourse/train.py may train (use train.fit with train.Objective): {offenders}"
+
+
+def test_fit_cosine_schedule_ends_at_lr_min():
+    """η_s = η_min + (η_0 − η_min)(1 + cos(π s/S))/2: at s = S the rate is η_min, at S/2 the midpoint."""
+    x, y = _linear_regression()
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+    train.fit(model, _mse, (x, y), steps=40, batch_size=16, optimizer=opt, schedule="cosine", lr_min=0.02,
+              progress=False, callbacks=[train.Every(20, lambda s, h: seen.append(opt.param_groups[0]["lr"]))])
+    assert seen[0] == pytest.approx(0.02 + 0.08 * 0.5 * (1 + math.cos(math.pi * 20 / 40)))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.02, abs=1e-12)

@@ -308,3 +308,21 @@ def test_encoders_and_exact_posterior_return_named_fields():
     lgm = vae.LinearGaussianModel.random(D=5, d=2)
     post = lgm.posterior(lgm.sample(4, torch.Generator().manual_seed(0)))
     assert isinstance(post, vae.GaussianPosterior) and post.mean.shape == (4, 2) and post.cov.shape == (2, 2)
+
+
+def test_mlp_vae_activation_and_recipe_networks():
+    """``activation`` puts ELU (or ReLU) between the layers of both networks; unknown names are refused."""
+    from torch import nn
+
+    V = vae
+    m = V.VAE.mlp(latent_dim=4, hidden=(16, 8), activation="elu")
+    assert sum(isinstance(x, nn.ELU) for x in m.modules()) == 4 and not any(isinstance(x, nn.ReLU) for x in m.modules())
+    c = V.CVAE.mlp(latent_dim=4, hidden=(16,), activation="elu")
+    assert sum(isinstance(x, nn.ELU) for x in c.modules()) == 2
+    with pytest.raises(ValueError, match="'relu', 'elu'"):
+        V.VAE.mlp(activation="tanh")
+    recipe = V.RECIPES["quick"]
+    model = recipe.model()
+    assert model.latent_dim == recipe.latent_dim
+    widths = [x.out_features for x in model.encoder.modules() if isinstance(x, nn.Linear)]
+    assert widths == [*recipe.hidden, 2 * recipe.latent_dim]

@@ -1,0 +1,89 @@
+"""The shipped DDPM's FID-vs-training-time frontier: one training run, scored at several points.
+
+``train`` runs the shipped recipe (:func:`gdmcourse.recipes.train_ddpm_recipe`, the same code as
+``python -m gdmcourse train ddpm``) and saves the EMA weights and the elapsed training time at
+every ``--every`` steps; ``score`` draws N = 1,000 DDIM-50 samples from each snapshot (one
+seeded generator, the same x_T for every snapshot) and prints the FID, precision and recall
+against 1,000 shuffled MNIST test digits in the course classifier's features.
+
+A snapshot before the last is a point *during* the run (the cosine learning rate has not yet
+decayed), so the frontier is that of this run, not of shorter runs.
+
+    python benchmarks/bench_ddpm_frontier.py train --out DIR [--every 2500]
+    python benchmarks/bench_ddpm_frontier.py score DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def train(out: Path, every: int) -> None:
+    import torch
+
+    from gdmcourse import recipes, train as train_mod
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    def snapshot(step: int, history) -> None:
+        seconds = time.perf_counter() - start
+        torch.save(history.ema.state_dict(), out / f"ema-{step:06d}.pt")
+        (out / f"ema-{step:06d}.json").write_text(json.dumps({"step": step, "train_seconds": round(seconds, 1)}))
+        print(f"step {step}: {seconds:.0f} s", flush=True)
+
+    state, info = recipes.train_ddpm_recipe(progress=False, callbacks=[train_mod.Every(every, snapshot, last=True)])
+    torch.save(state, out / "final.pt")
+    (out / "final.json").write_text(json.dumps(info))
+    print(json.dumps(info), flush=True)
+
+
+def score(out: Path, n: int = 1000) -> None:
+    import torch
+
+    from gdmcourse import data, metrics, recipes
+
+    x_test, _ = data.load_images("mnist", "test")
+    real = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))][:n]
+    extractor = metrics.feature_extractor("mnist", "cpu")
+    for meta in sorted(out.glob("ema-*.json")):
+        info = json.loads(meta.read_text())
+        model = recipes.ddpm_unet()
+        model.load_state_dict(torch.load(meta.with_suffix(".pt"), weights_only=True))
+        sampler = recipes.DDPMImages(model, "cpu", ddim_steps=50)
+        t0 = time.perf_counter()
+        fake = sampler.sample_images(n, torch.Generator().manual_seed(0))
+        figs = metrics.score_samples(fake, real, extractor)
+        print(f"step {info['step']:6d}  trained {info['train_seconds']:7.0f} s  DDIM-50 FID {figs['fid']:6.1f}  "
+              f"precision {figs['precision']:.2f}  recall {figs['recall']:.2f}  (sampled in {time.perf_counter() - t0:.0f} s)",
+              flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--every", type=int, default=2500)
+    s = sub.add_parser("score")
+    s.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    if args.verb == "train":
+        train(args.out, args.every)
+    else:
+        score(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
