@@ -4,16 +4,19 @@ What ``python -m gdmcourse bench`` runs (``bench all`` runs every benchmark scri
 times each lecture notebook and solution headless as CI runs them (CPU, quick profile, one
 thread; budgets 180 s and 60 s), then measures each model's figure on one CPU thread:
 
-- VAE (shipped ``vae-mnist``, notebook 02's quick recipe): test NLL −L_500 in nats on the first
+- VAE (shipped ``vae-mnist``, notebook 02's recipe): test NLL −L_500 in nats on the first
   1,000 MNIST test digits (binarised with seed 123);
+- CVAE (shipped ``cvae-mnist``): for each digit, the share of 100 samples asked for it that the
+  course's classifier labels as it; ``row_accuracy_min`` is the worst digit's;
 - GAN (notebook 05's non-saturating toy GAN, seed 0): modes covered of 8 and high-quality share;
 - VQ-VAE (shipped ``vqvae-mnist``): perplexity and dead codes of its K = 128 codes on the
   10,000 test digits;
 - DDPM toy (notebook 08's swiss roll): energy-distance ratio (samples vs data) / (data vs data);
-- image models (``vae-mnist``, ``dcgan-mnist``, ``vqvae-mnist``, ``ddpm`` with DDIM-25): FID, IS,
-  precision and recall of 1,000 samples against 1,000 test digits (the test set shuffled with
-  seed 0, as in notebook 09) under the course's MNIST classifier, with 1,000 held-out real
-  digits as the floor.
+- image models (``vae-mnist``, ``dcgan-mnist``, ``vqvae-mnist``): FID, IS, precision and recall
+  of 1,000 samples against 1,000 test digits (the test set shuffled with seed 0, as in
+  notebook 09) under the course's MNIST classifier, with 1,000 held-out real digits as the floor;
+- ``ddpm`` with both samplers on equal terms: DDIM-50 and ancestral (T = 1,000) from the same
+  1,000 starting points :math:`x_T`, scored as above (keys ``fid_ddim50``, ``fid_ancestral``, ...).
 
 Prints the table and writes it to ``benchmarks/results.json`` (atomically) so that changes
 can be compared. Asserts nothing.
@@ -79,6 +82,10 @@ def model_figures() -> dict[str, dict[str, float]]:
     nll = vae.iwae_nll(model, x_bin, k=500, generator=torch.Generator().manual_seed(0))
     figures["VAE"] = {"test_nll_nats": round(nll, 2), "seconds": round(time.perf_counter() - start, 1)}
     print(f"  VAE NLL {nll:.2f} nats", flush=True)
+
+    shares = recipes.cvae_digit_agreement(recipes.load_model("cvae-mnist"), metrics.feature_extractor("mnist", "cpu"))
+    figures["CVAE"] = {"row_accuracy_min": round(min(shares), 3), "row_accuracy": [round(v, 3) for v in shares]}
+    print(f"  CVAE: the classifier reads the requested digit in at least {min(shares):.0%} of samples", flush=True)
 
     G, _, history = recipes.train_toy_gan("nonsaturating", seed=0, progress=False, device="cpu")
     modes, quality = gan.mode_coverage(gan.sample(G, 2000, seed=123), data.toy2d_centers("8gaussians"),

@@ -30,6 +30,7 @@ from typing import NamedTuple, get_args
 import torch
 
 from . import data, nets, train, validate
+from .runtime import progress_bar
 from .train import History
 from .types import VarianceName
 
@@ -349,8 +350,6 @@ class DiffusionSchedule:
             ValueError: an index in ``keep`` lies outside ``0..T``, or ``variance`` is not
                 ``"posterior"`` or ``"beta"``.
         """
-        from tqdm.auto import tqdm
-
         keep = set(int(t) for t in keep)
         if any(not 0 <= t <= self.T for t in keep):
             raise ValueError(f"keep holds step indices 0..{self.T} (T = the starting noise), got {sorted(keep)}")
@@ -361,7 +360,7 @@ class DiffusionSchedule:
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
         frames = {self.T: x.cpu()} if self.T in keep else {}
         # for t = T, ..., 1                                           (DDPM, Algorithm 2, line 2)
-        for t in tqdm(range(self.T - 1, -1, -1), desc="sampling", disable=not progress, leave=False):
+        for t in progress_bar(range(self.T - 1, -1, -1), desc="sampling", disable=not progress):
             x = self.p_sample(model, x, t, generator=generator, variance=variance, clip=clip)
             if t in keep:
                 frames[t] = x.cpu()
@@ -387,14 +386,12 @@ class DiffusionSchedule:
         Raises:
             ValueError: ``steps`` is not between 1 and ``T``.
         """
-        from tqdm.auto import tqdm
-
         if not 1 <= steps <= self.T:
             raise ValueError(f"steps must be between 1 and T = {self.T}, got {steps}")
         device = torch.device(device) if device is not None else _device_of(model)
         levels = torch.linspace(self.T - 1, 0, steps).round().long().tolist()
         x = torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device)
-        for i, t in enumerate(tqdm(levels, desc="DDIM", disable=not progress, leave=False)):
+        for i, t in enumerate(progress_bar(levels, desc="DDIM", disable=not progress)):
             a_t = self.alphas_cumprod[t].item()                                              # ᾱ_t
             a_s = self.alphas_cumprod[levels[i + 1]].item() if i + 1 < len(levels) else 1.0  # ᾱ_s, 1 at the end
             eps = model(x, torch.full((len(x),), t, dtype=torch.long, device=device))

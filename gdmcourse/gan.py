@@ -438,6 +438,29 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
 
 
 @torch.no_grad()
+def truncate_towards_mean(w: torch.Tensor, w_mean: torch.Tensor, psi: float) -> torch.Tensor:
+    r"""StyleGAN's truncation trick: :math:`w' = \hat w + \psi\,(w - \hat w)`.
+
+    Pulls intermediate latents ``w (B, ...)`` towards their mean ``w_mean`` (broadcastable,
+    e.g. ``(...)``, an estimate of :math:`\hat w = \mathbb E_z f(z)`): ``psi = 1`` leaves them,
+    ``psi = 0`` maps every sample to the mean, ``0 < psi < 1`` trades diversity for fidelity.
+    Karras et al. (2019), section 2 / appendix B; lecture 004 ("StyleGAN: truncation trick").
+    BigGAN's threshold form (resample components of :math:`z` outside :math:`[-\psi, \psi]`)
+    is the other truncation of the lectures.
+
+    Raises:
+        ValueError: ``psi`` is not a finite number, or ``w_mean`` does not broadcast against ``w``.
+    """
+    psi = validate.finite_number(psi, "psi")
+    try:
+        torch.broadcast_shapes(w.shape, w_mean.shape)
+    except RuntimeError:
+        raise ValueError(f"w_mean of shape {tuple(w_mean.shape)} does not broadcast against w of shape "
+                         f"{tuple(w.shape)}") from None
+    # w' = ŵ + ψ (w − ŵ)
+    return w_mean + psi * (w - w_mean)
+
+
 def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, seed: int = 0,
            batch_size: int = 1000) -> torch.Tensor:
     """``n`` samples of a trained generator (eval mode), noise from a CPU generator seeded ``seed``; on the CPU.

@@ -152,9 +152,24 @@ class DCGANGenerator(nn.Module):
             ValueError: ``z`` is not ``(B, latent_dim)``; labels are missing (conditional), given
                 (unconditional), or not ``B`` integers in ``0..num_classes - 1``.
         """
+        return self.synthesis(self.mapping(z, y))
+
+    def mapping(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The first block: noise ``z (B, latent_dim)`` (and labels) → the low-resolution map ``(B, 2w, 7, 7)``.
+
+        What StyleGAN's truncation (lecture 004) pulls towards its mean; see
+        :func:`gdmcourse.gan.truncate_towards_mean`.
+
+        Raises:
+            ValueError: as :meth:`forward`.
+        """
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.net(_with_label(z, y, self.num_classes))
+        return self.net[:4](_with_label(z, y, self.num_classes))
+
+    def synthesis(self, h: torch.Tensor) -> torch.Tensor:
+        """The rest of the generator: a ``(B, 2w, 7, 7)`` map → images ``(B, channels, 28, 28)`` in [−1, 1]."""
+        return self.net[4:](h)
 
 
 def dcgan_init_(model: nn.Module, std: float = 0.02) -> nn.Module:

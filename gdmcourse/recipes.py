@@ -5,9 +5,17 @@ it with its fixed seed and step count and records the result in the weight regis
 (:mod:`gdmcourse.weights`); the notebooks build and train their in-notebook versions through
 the same recipe objects with fewer steps (the quick profile), so the two cannot drift apart.
 
-Shipped checkpoints:
+Shipped checkpoints (``gdmcourse/weights/checkpoints.json`` records each one's command, time and figures):
 
-================================ ========================================== ========
+============================ ============================================================
+``classifier-mnist``,        the course's yardstick (:func:`gdmcourse.metrics.feature_extractor`)
+``classifier-fashion-mnist``
+``vae-mnist``                notebook 02's VAE (:data:`gdmcourse.vae.RECIPES` ``["quick"]``)
+``cvae-mnist``               notebook 02's conditional VAE (:data:`gdmcourse.vae.CVAE_RECIPE`)
+``dcgan-mnist``              notebook 04's DCGAN (:data:`DCGAN`), FID recorded along the way
+``vqvae-mnist``              notebook 07's VQ-VAE and PixelCNN prior (:data:`VQVAE`)
+``ddpm``                     notebook 08's UNet (:func:`ddpm_unet`, :func:`train_ddpm_recipe`)
+============================ ============================================================
 
 Toy GANs (notebooks 05 and 06, ``benchmarks/bench_gan.py``): :data:`TOY_GANS` names the settings
 of each experiment on a 2-D mixture, :func:`train_toy_gan` builds the toy nets
@@ -371,6 +379,39 @@ def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
         "epoch_neg_elbo": [round(v, 2) for v in history.epochs["loss"]]}
 
 
+def _cvae() -> vae.CVAE:
+    return vae.CVAE_RECIPE.conditional_model()
+
+
+@torch.no_grad()
+def cvae_digit_agreement(model: vae.CVAE, extractor: metrics.FeatureExtractor, n: int = 100,
+                         seed: int = 12) -> list[float]:
+    """For each digit 0-9, the share of ``n`` samples of ``model`` asked for that digit that the
+    course classifier (``extractor``) labels as it; samples drawn from one seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    shares = []
+    for digit in range(model.num_classes):
+        images = model.sample(n, digit, g).cpu().clamp(0, 1)
+        shares.append((extractor.probs(images).argmax(1) == digit).float().mean().item())
+    return shares
+
+
+def _train_cvae(progress: bool) -> tuple[State, dict[str, Any]]:
+    runtime.startup(seed=0)
+    x, y = data.load_images("mnist", "train")
+    recipe = vae.CVAE_RECIPE
+    model = _cvae()
+    history = train.fit(model, vae.vae_loss(generator=torch.Generator().manual_seed(10)), (x, y),
+                        epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, lr_min=recipe.lr_min,
+                        schedule=recipe.schedule, seed=0, progress=progress, device="cpu")
+    model.eval()
+    shares = cvae_digit_agreement(model, metrics.feature_extractor("mnist", "cpu"))
+    return model.state_dict(), {
+        "recipe": "vae.CVAE_RECIPE (notebook 02: 784-512-256-2 ELU, label one-hot to both networks)",
+        "epochs": recipe.epochs, "train_seconds": round(history.seconds, 1),
+        "classifier_agreement_by_digit": [round(v, 3) for v in shares], "row_accuracy_min": round(min(shares), 3)}
+
+
 def _dcgan() -> nets.DCGANGenerator:
     return DCGAN.networks()[0]
 
@@ -434,6 +475,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "classifier-fashion-mnist": nets.SmallCNN,
     "ddpm": ddpm_unet,
     "vae-mnist": _vae,
+    "cvae-mnist": _cvae,
     "dcgan-mnist": _dcgan,
     "vqvae-mnist": _vqvae,
 }
@@ -442,6 +484,7 @@ TRAINERS: dict[str, Callable[[bool], tuple[State, dict[str, Any]]]] = {
     "classifier-fashion-mnist": lambda progress: _train_classifier("fashion-mnist", 6, progress),
     "ddpm": train_ddpm_recipe,
     "vae-mnist": _train_vae,
+    "cvae-mnist": _train_cvae,
     "dcgan-mnist": _train_dcgan,
     "vqvae-mnist": _train_vqvae,
 }

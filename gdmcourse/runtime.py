@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -106,3 +106,25 @@ def generator(seed: int) -> torch.Generator:
     runs see the same data, initial weights and noise.
     """
     return torch.Generator().manual_seed(seed)
+
+
+def progress_bar(iterable: Any = None, *, total: int | None = None, desc: str = "", disable: bool = False,
+                 **options: Any) -> Any:
+    """A ``tqdm`` progress bar: a widget in a live notebook, text in a terminal.
+
+    In a notebook executed to store its outputs (``GDM_HEADLESS=1``, set by ``python -m
+    gdmcourse run`` and the tests), the bar is plain text on stderr, drawn when it starts and
+    when it closes and left standing: the stored notebook then shows the finished run
+    ("100%| 900/900 [00:30<00:00]"), not a widget's first frame ("0%") that could never update.
+    ``options`` go to ``tqdm`` (``unit``, ``unit_scale``, ...).
+    """
+    if os.environ.get("GDM_HEADLESS") == "1":
+        import sys
+
+        from tqdm.std import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, disable=disable, leave=True, file=sys.stderr,
+                    mininterval=float("inf"), **options)
+    from tqdm.auto import tqdm  # imported here: tqdm.auto imports the notebook stack (~0.3 s)
+
+    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, **options)

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from .runtime import progress_bar
 from .types import DownloadableName
 
 
@@ -167,14 +168,12 @@ def _install(source: Path, target: Path, md5: str, origin: str | None = None) ->
 
 def _download(url: str, dest: Path, *, timeout: float, progress: bool) -> None:
     """Stream ``url`` into ``dest``; raise ``OSError`` (or HTTPException) on network trouble."""
-    from tqdm.auto import tqdm
-
     request = urllib.request.Request(url, headers={"User-Agent": "gdmcourse"})
     with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
         total = response.headers.get("Content-Length")
         size = 0
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                  desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False) as bar:
+        with progress_bar(total=int(total) if total else None, unit="B", unit_scale=True,
+                          desc=url.rsplit("/", 1)[-1], disable=not progress) as bar:
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 size += len(chunk)

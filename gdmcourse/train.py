@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from .runtime import progress_bar
 from .types import LRScheduleName
 
 Batch = tuple[torch.Tensor, ...]
@@ -333,9 +334,7 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
     history = History(ema=copy.deepcopy(model).eval().requires_grad_(False) if ema_decay is not None else None)
     model.train()
     start = time.perf_counter()
-    from tqdm.auto import tqdm  # here, not at the top: tqdm.auto imports the notebook stack (~0.3 s)
-
-    with tqdm(total=total, desc=desc, disable=not progress, leave=False) as bar:
+    with progress_bar(total=total, desc=desc, disable=not progress) as bar:
         for step in range(1, total + 1):
             metrics: dict[str, float] = {}
             for objective in objectives:

@@ -122,3 +122,29 @@ def test_mode_coverage_returns_named_fields():
     result = gan.mode_coverage(centers.repeat(10, 1), centers, std)
     assert isinstance(result, gan.ModeCoverage) and result._fields == ("modes", "high_quality")
     assert result.modes == 8 and result.high_quality == 1.0 and tuple(result) == (8, 1.0)
+
+
+def test_truncate_towards_mean_against_its_endpoints_and_a_hand_value():
+    """w' = ŵ + ψ(w − ŵ): ψ = 1 is the identity, ψ = 0 the mean, ψ = 0.5 the midpoint; ψ scales the spread."""
+    torch.manual_seed(0)
+    w, w_mean = torch.randn(100, 8), torch.randn(8)
+    assert torch.allclose(gan.truncate_towards_mean(w, w_mean, 1.0), w, atol=1e-6)
+    assert torch.allclose(gan.truncate_towards_mean(w, w_mean, 0.0), w_mean.expand(100, 8))
+    assert torch.allclose(gan.truncate_towards_mean(w, w_mean, 0.5), (w + w_mean) / 2)
+    spread = lambda v: (v - w_mean).norm(dim=1)  # noqa: E731
+    assert torch.allclose(spread(gan.truncate_towards_mean(w, w_mean, 0.7)), 0.7 * spread(w), atol=1e-6)
+    with pytest.raises(ValueError, match="broadcast"):
+        gan.truncate_towards_mean(w, torch.zeros(3), 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        gan.truncate_towards_mean(w, w_mean, float("nan"))
+
+
+def test_dcgan_generator_is_mapping_then_synthesis():
+    from gdmcourse import nets
+
+    torch.manual_seed(0)
+    G = nets.DCGANGenerator(latent_dim=8, width=4, num_classes=3).eval()
+    z, y = torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1])
+    h = G.mapping(z, y)
+    assert h.shape == (5, 8, 7, 7)
+    assert torch.equal(G.synthesis(h), G(z, y))

@@ -62,3 +62,19 @@ def test_generator_is_cpu_and_seeded():
     a, b = runtime.generator(3), runtime.generator(3)
     assert a.device.type == "cpu"
     assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))
+
+
+def test_progress_bar_in_stored_runs_ends_on_the_finished_state(monkeypatch, capsys):
+    """GDM_HEADLESS=1 (how stored notebooks are made): a text bar whose last frame is 100%."""
+    from gdmcourse import runtime
+
+    monkeypatch.setenv("GDM_HEADLESS", "1")
+    for _ in runtime.progress_bar(range(50), desc="work"):
+        pass
+    err = capsys.readouterr().err
+    last_frame = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert last_frame.startswith("work: 100%") and "50/50" in last_frame, err
+    assert err.count("\r") <= 2  # drawn when it starts and when it closes, not on every step
+    with runtime.progress_bar(total=3, desc="off", disable=True) as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""
