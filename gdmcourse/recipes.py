@@ -226,8 +226,8 @@ def code_maps(model: vqvae.VQVAE, images: torch.Tensor, batch_size: int = 2000) 
 
 # ------------------------------------------------------------------------------ DDPM (notebook 08)
 
-DDPM_STEPS = 6000
-DDPM_EMA_DECAY = 0.9995
+DDPM_STEPS = 5000
+DDPM_EMA_DECAY = 0.999
 
 
 def ddpm_unet() -> nets.UNet:
