@@ -134,19 +134,20 @@ class DCGANRecipe:
     discriminator (not on its input layer, nor on the generator's output); no fully connected
     hidden layer in the discriminator; ReLU in the generator with ``tanh`` at its output, leaky
     ReLU (0.2) in the discriminator; weights from :math:`\mathcal N(0, 0.02^2)`
-    (:func:`gdmcourse.nets.dcgan_init_`); Adam with learning rate 2·10⁻⁴ and β₁ = 0.5; batch 128.
-    Deviations: two resolution steps (7 → 14 → 28) for 28×28 images instead of four for 64×64,
-    the non-saturating loss (the paper's too), and a linearly decaying learning rate.
-    ``steps`` is the shipped checkpoint's length.
+    (:func:`gdmcourse.nets.dcgan_init_`); Adam with β₁ = 0.5; batch 128.
+    Deviations: two resolution steps (7 → 14 → 28) for 28×28 images instead of four for 64×64;
+    a learning rate of 10⁻³ decaying linearly to 0 instead of a constant 2·10⁻⁴, because our
+    runs are short (measured on MNIST, width 32: FID 405 after 2,000 steps at 2·10⁻⁴, 334
+    after 1,000 at 10⁻³). ``steps`` is the shipped checkpoint's length.
     """
 
     latent_dim: int = 64
     width: int = 32
     loss: str = "nonsaturating"
     batch_size: int = 128
-    lr: float = 2e-4
+    lr: float = 1e-3
     betas: tuple[float, float] = (0.5, 0.999)
-    steps: int = 4000
+    steps: int = 5000
 
     def networks(self, num_classes: int | None = None) -> tuple[nets.DCGANGenerator, nets.DCGANDiscriminator]:
         """A fresh generator and discriminator (conditional with ``num_classes``), initialised as
