@@ -471,13 +471,13 @@ emb = nets.timestep_embedding(torch.arange(1000), d_emb)
 cos_sim = (emb @ emb.T) / (d_emb / 2)
 by_distance = torch.stack([cos_sim.diagonal(k).mean() for k in range(1000)])
 toeplitz_dev = max((cos_sim.diagonal(k) - by_distance[k]).abs().max().item() for k in range(1000))
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.4]})
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1.3], "wspace": 0.45})
 im = axes[0].imshow(emb.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
                     extent=(-0.5, d_emb - 0.5, 999.5, -0.5))
 axes[0].set(xlabel=f"embedding dimension (0–{d_emb // 2 - 1}: sin, {d_emb // 2}–{d_emb - 1}: cos)", ylabel="step index t (step t + 1)",
             title=f"e(t), d = {d_emb}")
 axes[0].grid(False)
-fig.colorbar(im, ax=axes[0], label="value")
+fig.colorbar(im, ax=axes[0], label="value of e(t)", pad=0.02)
 axes[1].plot(np.arange(1000), by_distance.numpy())
 axes[1].set(xscale="symlog", xlabel="distance Δ between steps (log scale beyond 1)", ylabel="cosine similarity of e(t), e(t + Δ)",
             title="similarity depends only on Δ")
