@@ -35,7 +35,7 @@ from .train import History
 from .types import VarianceName
 
 __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "extract", "PosteriorMoments", "ReverseMoments",
-           "Trajectory", "DiffusionSchedule", "train_ddpm", "to_model_range", "to_image_range", "toy_schedule",
+           "Trajectory", "DiffusionSchedule", "vlb_weights", "train_ddpm", "to_model_range", "to_image_range", "toy_schedule",
            "ToyDDPM", "train_toy"]
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -408,6 +408,41 @@ class DiffusionSchedule:
             if sigma > 0:
                 x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(device)
         return x
+
+
+def vlb_weights(schedule: DiffusionSchedule, variance: VarianceName = "posterior") -> torch.Tensor:
+    r"""The weights :math:`\lambda_t` that make each KL term of the variational bound a weighted :math:`\epsilon`-regression.
+
+    The bound (lecture 001, "Variational upper bound"; Ho et al. 2020, eq. 5) is
+    :math:`L = L_T + \sum_{t>1} L_{t-1} + L_0` with
+    :math:`L_{t-1} = D_{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)`. With
+    :math:`p_\theta = \mathcal N(\mu_\theta, \sigma_t^2 I)` and :math:`\mu_\theta` parameterised by
+    :math:`\epsilon_\theta` (eq. 11), for :math:`x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon`,
+
+    .. math:: L_{t-1} = \lambda_t \|\epsilon - \epsilon_\theta(x_t, t)\|^2 + C_t, \qquad
+              \lambda_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1 - \bar\alpha_t)}
+
+    (Ho et al. 2020, eq. 12; lecture 001, "Training Objective Weighting"), where
+    :math:`C_t = \frac d2\big(\tilde\beta_t/\sigma_t^2 - 1 - \log(\tilde\beta_t/\sigma_t^2)\big)` does not
+    depend on :math:`\theta` (:math:`d` elements per example); it is 0 for :math:`\sigma_t^2 = \tilde\beta_t`.
+    :math:`L_{simple}` sets :math:`\lambda_t = 1`.
+
+    Args:
+        schedule: the diffusion's :class:`DiffusionSchedule`.
+        variance: :math:`\sigma_t^2 = \tilde\beta_t` (``"posterior"``) or :math:`\beta_t` (``"beta"``).
+    Returns:
+        :math:`\lambda_t`, float64 ``(T,)``; index ``t`` is step ``t + 1``. With ``"posterior"`` index 0
+        (step 1) is ``inf``: :math:`\tilde\beta_1 = 0`, and step 1 is the decoder term :math:`L_0`, not a KL.
+    Raises:
+        ValueError: ``variance`` is not ``"posterior"`` or ``"beta"``.
+    """
+    if variance not in get_args(VarianceName):
+        raise ValueError(f"variance must be 'posterior' (β̃_t) or 'beta' (β_t), got {variance!r}")
+    sigma2 = schedule.posterior_variance if variance == "posterior" else schedule.betas
+    # λ_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t))                         (DDPM, eq. 12)
+    numerator = schedule.betas**2
+    denominator = 2 * sigma2 * schedule.alphas * (1 - schedule.alphas_cumprod)
+    return torch.where(denominator > 0, numerator / denominator.clamp_min(1e-300), torch.full_like(numerator, math.inf))
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

@@ -21,9 +21,12 @@
 # 2. compare the **linear and cosine schedules** ($\bar\alpha_t$, the log signal-to-noise
 #    ratio, an image noised along both);
 # 3. derive the **posterior** $q(x_{t-1} \mid x_t, x_0)$ and check it numerically;
-# 4. read **Algorithms 1 and 2** line by line next to the code;
+# 4. write out the **variational bound** $L = L_T + \sum_{t>1} L_{t-1} + L_0$, compute the weights
+#    $\lambda_t$ that turn each $L_{t-1}$ into a weighted noise regression, compare them with
+#    $L_{simple}$'s, and read **Algorithms 1 and 2** line by line next to the code;
 # 5. train a DDPM on a **2-D swiss roll** and watch samples form;
-# 6. sample **MNIST digits** from a small UNet (a shipped checkpoint), with ancestral sampling
+# 6. look inside the image model (the **sinusoidal time embedding** and the **UNet**, level by level)
+#    and sample **MNIST digits** from it (a shipped checkpoint), with ancestral sampling
 #    and with **DDIM**, and compare time and quality;
 # 7. scrub $t$ in an explorer and see $x_t$ and the model's guess $\hat x_0$.
 #
@@ -52,7 +55,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gdmcourse import data, metrics, plot, recipes, weights, widgets
+from gdmcourse import data, metrics, nets, plot, recipes, weights, widgets
 from gdmcourse import ddpm
 
 device = gdmcourse.startup(seed=8)
@@ -112,8 +115,10 @@ print("the iterated process has the closed form's moments at every checked step 
 # Ho et al. (2020) raise $\beta_t$ linearly from $10^{-4}$ to $0.02$ over $T = 1000$ steps.
 # Nichol & Dhariwal (2021) noticed that this destroys images too early: $\bar\alpha_t$ is near
 # 0 for the last few hundred steps, which are then wasted. Their **cosine schedule** sets
-# $\bar\alpha_t = f(t)/f(0)$ with $f(t) = \cos^2\!\big(\frac{t/T + s}{1 + s}\frac{\pi}{2}\big)$, so the
-# **log signal-to-noise ratio** $\log\mathrm{SNR}(t) = \log\frac{\bar\alpha_t}{1 - \bar\alpha_t}$ falls almost linearly.
+# $\bar\alpha_t = f(t)/f(0)$ with $f(t) = \cos^2\!\big(\frac{t/T + s}{1 + s}\frac{\pi}{2}\big)$, which
+# falls gently and reaches 0 only at the very end. The figure plots, for both schedules against
+# the step $t$, the signal kept $\bar\alpha_t$ (left) and the **log signal-to-noise ratio**
+# $\log\mathrm{SNR}(t) = \log\frac{\bar\alpha_t}{1 - \bar\alpha_t}$ (right): the linear schedule's curves drop earlier.
 
 # %%
 steps = np.arange(1, 1001)
@@ -131,9 +136,19 @@ for name, s in [("linear", linear), ("cosine", cosine)]:
     half = int((s.alphas_cumprod > 0.5).sum())
     print(f"{name}: ᾱ falls below 0.5 at step {half + 1}; ᾱ_T = {s.alphas_cumprod[-1].item():.2e}")
 
+# %%
+near_zero = {name: int((s.alphas_cumprod < 0.01).sum()) for name, s in [("linear", linear), ("cosine", cosine)]}
+half = {name: int((s.alphas_cumprod > 0.5).sum()) + 1 for name, s in [("linear", linear), ("cosine", cosine)]}
+print(f"steps with ᾱ_t < 0.01 (almost pure noise): linear {near_zero['linear']}, cosine {near_zero['cosine']}")
+assert near_zero["linear"] > 300 and near_zero["cosine"] < 100
+assert half["linear"] < 300 < 450 < half["cosine"]
+print("the linear schedule spends over 300 of its 1000 steps at ᾱ_t < 0.01, the cosine fewer than 100; "
+      "it keeps half the signal until step 450+, the linear one not past step 300")
+
 # %% [markdown]
 # The same digit noised along both schedules with the same $\epsilon$ (pixels scaled to
-# $[-1, 1]$, as the model sees them):
+# $[-1, 1]$, as the model sees them): the top row follows the linear schedule, the bottom row
+# the cosine one, at the six steps named in each row's title.
 
 # %%
 X_test, y_test = data.load_images("mnist", "test")
@@ -145,10 +160,20 @@ fig, axes = plt.subplots(2, 1, figsize=(7, 2.8))
 for ax, row, name in zip(axes, rows, ["linear", "cosine"]):
     plot.image_grid(ddpm.to_image_range(row), nrow=6, ax=ax, title=f"{name}: t = " + ", ".join(map(str, show_steps)))
 plt.show()
+corr = {name: [np.corrcoef(r.flatten(), x0_img.flatten())[0, 1] for r in row] for name, row in zip(["linear", "cosine"], rows)}
+print("correlation of x_t with x_0 over the pixels, at t = " + ", ".join(map(str, show_steps)))
+for name, c in corr.items():
+    print(f"  {name:6}: " + "  ".join(f"{v:5.2f}" for v in c))
+
+# %%
+assert all(c > l for l, c in zip(corr["linear"][1:-1], corr["cosine"][1:-1]))
+assert corr["linear"][3] < 0.2 and corr["cosine"][3] > 0.35 and corr["linear"][4] < 0.05 < corr["cosine"][4]
+print("from t = 100 to 750 the cosine schedule keeps more of the digit; at t = 500 the linear one keeps little")
 
 # %% [markdown]
-# Under the linear schedule the digit is gone by $t \approx 500$; under the cosine one it is
-# still visible at 500 and fades gradually. For 28×28 digits with $T = 1000$ either works;
+# Under the linear schedule little of the digit is left at $t = 500$ (a correlation with $x_0$
+# below 0.2) and nothing at 750; under the cosine one it is still clearly there at 500 and
+# fades gradually. For 28×28 digits with $T = 1000$ either works;
 # the cosine schedule matters most for small images and few steps.
 #
 # ## 3. The posterior $q(x_{t-1} \mid x_t, x_0)$
@@ -199,14 +224,122 @@ assert max(errors) < 0.01, errors
 print("least squares recovers the posterior's coefficients and variance to 1%")
 
 # %% [markdown]
-# ## 4. The loss and the two algorithms
+# ## 4. The variational bound, its weights $\lambda_t$, and $L_{simple}$
 #
-# The reverse model is $p_\theta(x_{t-1} \mid x_t) = \mathcal N(\mu_\theta(x_t, t), \sigma_t^2 I)$. Its
-# KL to the posterior compares means; writing $x_0$ in $\tilde\mu_t$ through
-# $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon$ gives
+# The reverse model is $p_\theta(x_{t-1} \mid x_t) = \mathcal N(\mu_\theta(x_t, t), \sigma_t^2 I)$, started
+# from $p(x_T) = \mathcal N(0, I)$. Treating $x_{1:T}$ as the latents of a VAE whose encoder $q$ is
+# fixed, Jensen's inequality bounds the negative log-likelihood (lecture 001, "Variational upper
+# bound"; Ho et al. 2020, eq. 5):
+#
+# $$\mathbb E[-\log p_\theta(x_0)] \le \mathbb E_q\Big[-\log\frac{p_\theta(x_{0:T})}{q(x_{1:T} \mid x_0)}\Big]
+#   = \mathbb E_q\Big[\underbrace{D_{KL}(q(x_T \mid x_0)\,\|\,p(x_T))}_{L_T}
+#   + \sum_{t > 1}\underbrace{D_{KL}(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t))}_{L_{t-1}}
+#   \underbrace{-\log p_\theta(x_0 \mid x_1)}_{L_0}\Big] = L .$$
+#
+# - $L_T$ has no parameters, and with $\bar\alpha_T \approx 0$ it is almost 0.
+# - $L_0$ is the decoder's likelihood of the data (Ho et al. use a Gaussian discretised to the
+#   256 pixel values). It is not a Gaussian KL: at $t = 1$ the posterior variance is $\tilde\beta_1 = 0$.
+# - Each $L_{t-1}$ is a KL between two Gaussians. Per element,
+#   $D_{KL}(\mathcal N(\tilde\mu, \tilde\beta)\,\|\,\mathcal N(\mu_\theta, \sigma_t^2)) = \frac{(\tilde\mu - \mu_\theta)^2}{2\sigma_t^2} + \frac12\big(\frac{\tilde\beta_t}{\sigma_t^2} - 1 - \log\frac{\tilde\beta_t}{\sigma_t^2}\big)$:
+#   the lecture's $\frac1{2\sigma_t^2}\|\tilde\mu_t - \mu_\theta\|^2 + C$, where $C$ does not depend on
+#   $\theta$ and is 0 for $\sigma_t^2 = \tilde\beta_t$.
+#
+# Writing $x_0$ in $\tilde\mu_t$ through $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon$ gives
 # $\tilde\mu_t = \frac1{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\epsilon\big)$, so Ho et al. let a network predict the noise,
-# $\mu_\theta = \frac1{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\epsilon_\theta(x_t, t)\big)$, and drop the KL's
-# weight $\lambda_t$ (better samples, a worse likelihood):
+# $\mu_\theta = \frac1{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\epsilon_\theta(x_t, t)\big)$. Then
+# $\tilde\mu_t - \mu_\theta = \frac{\beta_t}{\sqrt{\alpha_t}\sqrt{1 - \bar\alpha_t}}(\epsilon_\theta - \epsilon)$ and
+#
+# $$L_{t-1} = \lambda_t\,\big\|\epsilon - \epsilon_\theta(x_t, t)\big\|^2 + C_t, \qquad
+#   \lambda_t = \frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1 - \bar\alpha_t)}$$
+#
+# (Ho et al. 2020, eq. 12; the lecture writes $1 - \beta_t$ for $\alpha_t$). `ddpm.vlb_weights(schedule, variance)`
+# computes $\lambda_t$ for $\sigma_t^2 = \tilde\beta_t$ (`"posterior"`) or $\beta_t$ (`"beta"`).
+#
+# **Check.** For random $x_0$, $\epsilon$ and a deliberately wrong $\hat\epsilon$, build the two Gaussians
+# with `torch.distributions` and compare their KL with $\lambda_t\|\epsilon - \hat\epsilon\|^2 + C_t$, taking
+# $C_t$ as the KL at $\hat\epsilon = \epsilon$; and evaluate $L_T$ for a digit.
+
+# %%
+lam = {v: ddpm.vlb_weights(linear, v) for v in ("posterior", "beta")}
+g = torch.Generator().manual_seed(6)
+x0_r, eps_r = torch.randn(8, 784, generator=g, dtype=torch.float64), torch.randn(8, 784, generator=g, dtype=torch.float64)
+eps_hat_r = eps_r + 0.1 * torch.randn(8, 784, generator=g, dtype=torch.float64)
+print(f"{'step t':>6} {'σ_t²':>9} | {'KL (torch.distributions)':>24} {'λ_t‖ε − ε̂‖² + C_t':>19} | {'C_t':>8}")
+kl_gap = 0.0
+for variance in ("posterior", "beta"):
+    for t in (2, 10, 100, 1000):
+        i = t - 1
+        xt_r = linear.q_sample(x0_r, i, eps_r)
+        sigma2 = linear.posterior_variance[i] if variance == "posterior" else linear.betas[i]
+        q_post = torch.distributions.Normal(linear.q_posterior(x0_r, xt_r, i).mean, linear.posterior_variance[i].sqrt())
+
+        def kl(e):
+            mu = (xt_r - linear.betas[i] / (1 - linear.alphas_cumprod[i]).sqrt() * e) / linear.alphas[i].sqrt()
+            return torch.distributions.kl_divergence(q_post, torch.distributions.Normal(mu, sigma2.sqrt())).sum(1)
+
+        exact, const = kl(eps_hat_r), kl(eps_r)
+        formula = lam[variance][i] * (eps_r - eps_hat_r).pow(2).sum(1) + const
+        kl_gap = max(kl_gap, ((exact - formula).abs() / exact).max().item())
+        if variance == "posterior":
+            assert const.abs().max() < 1e-9  # C_t = 0 when σ_t² = β̃_t
+        print(f"{t:>6} {variance:>9} | {exact[0].item():24.4f} {formula[0].item():19.4f} | {const[0].item():8.4f}")
+print(f"largest relative difference: {kl_gap:.1e}")
+abar_T = linear.alphas_cumprod[-1].item()
+x0_digit = x0_img.double().flatten()
+L_T = 0.5 * (abar_T * x0_digit**2 + (1 - abar_T) - 1 - math.log(1 - abar_T)).sum().item()
+print(f"L_T for a test digit: {L_T:.4f} nats over 784 pixels")
+
+# %%
+assert kl_gap < 1e-9
+assert L_T < 0.05
+print("each L_{t-1} is λ_t ‖ε − ε̂‖² plus a constant (0 for σ_t² = β̃_t); L_T is below 0.05 nats for a whole digit")
+
+# %% [markdown]
+# **The weights.** $L_{simple}$ (below) weighs every step alike; the bound weighs step $t$ by
+# $\lambda_t$. The figure plots $\lambda_t$ against the step $t$ on a log scale for both choices of
+# $\sigma_t^2$ (left), and the same weights rescaled to average 1 over the steps next to
+# $L_{simple}$'s constant 1 (right; only the relative weights decide where the network's capacity goes).
+
+# %%
+steps_vlb = np.arange(2, 1001)  # step 1 is L_0, not a KL term
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+for variance, label in [("posterior", r"$\sigma_t^2 = \tilde\beta_t$"), ("beta", r"$\sigma_t^2 = \beta_t$")]:
+    w = lam[variance][1:].numpy()
+    axes[0].plot(steps_vlb, w, label=r"$\lambda_t$, " + label)
+    axes[1].plot(steps_vlb, w / w.mean(), label=r"bound, " + label)
+axes[1].plot(steps_vlb, np.ones_like(steps_vlb, dtype=float), "k--", label=r"$L_{simple}$ ($\lambda_t = 1$)")
+axes[0].set(yscale="log", xlabel="step t", ylabel=r"$\lambda_t$", title=r"the bound's weights $\lambda_t$ (linear schedule)")
+axes[1].set(yscale="log", xlabel="step t", ylabel="weight / its mean over t", title=r"relative weight per step")
+for ax in axes:
+    ax.legend(loc="upper right")
+plt.show()
+lp = lam["posterior"]
+t_min = int(lp[1:].argmin()) + 2
+share_first = (lp[1:100].sum() / lp[1:].sum()).item()
+print(f"σ_t² = β̃_t: λ_1 = {lp[0].item()}, λ_2 = {lp[1].item():.3f}, smallest λ_{t_min} = {lp[t_min - 1].item():.4f}, "
+      f"λ_T = {lp[-1].item():.4f}")
+print(f"λ_2 / smallest = {(lp[1] / lp[t_min - 1]).item():.0f}; steps 2..100 carry {share_first:.0%} of the bound's weight "
+      f"(L_simple: {99 / 999:.0%})")
+
+# %%
+assert math.isinf(lp[0].item())
+assert (lp[1] / lp[1:].min()).item() > 100 and 200 < t_min < 600 and (lp[-1] / lp[1:].min()).item() > 1.5
+assert (lam["posterior"][1:] >= lam["beta"][1:]).all()
+assert ((lam["posterior"] / lam["beta"] - 1)[99:].abs().max() < 0.05)
+assert share_first > 0.3
+print("λ_t falls more than 100-fold from step 2 to its minimum mid-way, rises again towards T; "
+      "the two variances agree within 5% from step 100 on; the first tenth of the steps carries over 30% of the weight")
+
+# %% [markdown]
+# With $\sigma_t^2 = \tilde\beta_t$, $\lambda_1$ is infinite (step 1 belongs to $L_0$), and from step 2
+# on $\lambda_t$ falls by more than two orders of magnitude to a minimum in the middle of the
+# schedule, then rises about twofold towards $T$ as $\beta_t$ keeps growing while $1 - \bar\alpha_t$
+# saturates at 1. The two choices of $\sigma_t^2$ differ only in the first steps, where
+# $\tilde\beta_t < \beta_t$. The lecture says the weight is "very large for small $t$": large
+# *relative to the other steps* (the first tenth of the steps carries over 30% of the bound's
+# weight), not in absolute terms (here $\lambda_2 < 1$). $L_{simple}$ sets $\lambda_t = 1$, which
+# shifts weight from the nearly clean first steps to the noisier ones; Ho et al. found this
+# gives better samples and a worse likelihood:
 #
 # $$L_{simple} = \mathbb E_{x_0, \epsilon, t \sim U\{1..T\}}\big\|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon,\ t)\big\|^2 .$$
 #
@@ -237,7 +370,8 @@ print("least squares recovers the posterior's coefficients and variance to 1%")
 # linear schedule with $T = 200$ (`ddpm.toy_schedule()`).
 
 # %% tags=["nbval-ignore-output"]
-toy_model, toy_schedule, toy_history, toy_scale = ddpm.train_toy("swissroll", steps=8000, seed=0, device=device)
+toy_model, toy_schedule, toy_history, toy_scale = ddpm.train_toy("swissroll", steps=8000, seed=0, device=device,
+                                                                   progress=False)
 print(f"trained in {toy_history.seconds:.0f} s; L_simple over the last 500 steps: {np.mean(toy_history.loss[-500:]):.3f}")
 
 # %%
@@ -247,8 +381,12 @@ print(f"L_simple fell from {first:.2f} to below 0.3")
 
 # %% [markdown]
 # **The sampling trajectory.** Algorithm 2 from 2,000 points of $\mathcal N(0, I)$, keeping
-# $x_t$ at a few steps. With $\beta_t$ up to 0.1, most of the 200 steps only shrink a cloud
-# of noise; the spiral appears in the last few dozen, coarse shape first, the thin arms last.
+# $x_t$ at a few steps. The figure shows the 2,000 points at steps 200, 41, 21, 11, 6 and the
+# final samples, and 2,000 data points on the right (both coordinates in units of the data's
+# standard deviation). The energy distance to the data (printed below the figure) falls at every
+# kept step down to step 6, more than threefold between steps 200 and 41 and more than fivefold
+# again from step 41 to the end: the spiral forms over the last few dozen steps. The last five
+# steps change little.
 
 # %%
 toy_real = data.toy2d("swissroll", 20_000, seed=0) / toy_scale
@@ -263,8 +401,18 @@ for ax, t in zip(axes, keep):
 axes[-1].scatter(*toy_real[:2000].T, s=1, alpha=0.4, color="C1")
 axes[-1].set_title("data")
 for ax in axes:
-    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xlabel="$x_1$")
+axes[0].set_ylabel("$x_2$")
 plt.show()
+frame_ed = [metrics.energy_distance(frames[t] if t else toy_samples.cpu(), toy_real[:2000]) for t in keep]
+print("energy distance to the data at steps " + ", ".join(str(t + 1) for t in keep) + ": "
+      + ", ".join(f"{v:.3f}" for v in frame_ed))
+
+# %%
+assert all(a > b for a, b in zip(frame_ed[:5], frame_ed[1:5]))
+assert frame_ed[0] > 3 * frame_ed[1] and frame_ed[1] > 5 * frame_ed[-1] and abs(frame_ed[-1] / frame_ed[4] - 1) < 0.5
+print("the energy distance falls at every kept step to step 6, over 3× from step 200 to 41 and over 5× from 41 to the end; "
+      "steps 6 → 1 change it by less than half")
 
 # %% [markdown]
 # **How close?** The energy distance $D^2 = 2\mathbb E\|X - Y\| - \mathbb E\|X - X'\| - \mathbb E\|Y - Y'\|$
@@ -288,16 +436,121 @@ print("the toy DDPM's samples are within 3× the data's own sampling distance (r
 #
 # Images need a bigger $\epsilon_\theta$: `nets.UNet`, residual blocks at 28×28, 14×14 and 7×7
 # with self-attention at 7×7, the step's sinusoidal embedding added in every block, and a last
-# convolution that starts at zero (so training starts from $\hat\epsilon = 0$). Training it
-# takes half an hour on two CPU cores, so the course ships the weights: they were made by the
-# command printed below and are checked against their sha256 on loading.
+# convolution that starts at zero (so training starts from $\hat\epsilon = 0$); the cells after
+# the next one take it apart. Training it takes tens of minutes on two CPU cores, so the course
+# ships the weights: they were made by the command printed below (which also records the
+# training time) and are checked against their sha256 on loading.
 
 # %%
 record = weights.registry()["ddpm"]
 unet = recipes.load_model("ddpm").to(device)
 print(f"command: {record['command']}\nsha256: {record['sha256']}")
 print(f"{record['parameters']:,} parameters, {record['steps']} steps of batch {record['batch_size']}, "
-      f"{record['schedule']}, {record['weights']}, final L_simple {record['final_loss_mean_last_500']}")
+      f"{record['schedule']}, {record['weights']}, final L_simple {record['final_loss_mean_last_500']}, "
+      f"trained in {record['train_seconds'] / 60:.0f} min")
+assert record["train_seconds"] > 600 and record["threads"] <= 2
+
+# %% [markdown]
+# **The time embedding.** One network serves all $T$ noise levels, so it must be told $t$. The
+# lecture's "sinusoidal positional embedding" (Vaswani et al. 2017, used by Ho et al.) maps $t$ to
+# $d$ numbers, a sine and a cosine at each of $d/2$ frequencies $\omega_i = 10000^{-i/(d/2)}$:
+#
+# $$e(t) = \big(\sin(\omega_0 t), \dots, \sin(\omega_{d/2-1}t),\ \cos(\omega_0 t), \dots, \cos(\omega_{d/2-1}t)\big)$$
+#
+# (`nets.timestep_embedding`; the UNet uses $d$ = its width and passes $e(t)$ through a two-layer
+# MLP). Each sine–cosine pair is a point on the unit circle, so $\|e(t)\| = \sqrt{d/2}$ for every $t$,
+# and $e(t)\cdot e(s) = \sum_i \cos(\omega_i (t - s))$ depends only on the distance $t - s$. The fast
+# pairs tell neighbouring steps apart; the slowest turns by less than a quarter circle over all
+# 1000 steps and so gives a coarse, monotone "clock". The figure shows $e(t)$ for every step
+# (left: step index down, embedding dimension across, colour the value) and the cosine similarity of $e(t)$ and
+# $e(t + \Delta)$ against the distance $\Delta$ (right).
+
+# %%
+d_emb = unet.width
+emb = nets.timestep_embedding(torch.arange(1000), d_emb)
+cos_sim = (emb @ emb.T) / (d_emb / 2)
+by_distance = torch.stack([cos_sim.diagonal(k).mean() for k in range(1000)])
+toeplitz_dev = max((cos_sim.diagonal(k) - by_distance[k]).abs().max().item() for k in range(1000))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1.3], "wspace": 0.45})
+im = axes[0].imshow(emb.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+                    extent=(-0.5, d_emb - 0.5, 999.5, -0.5))
+axes[0].set(xlabel=f"embedding dimension (0–{d_emb // 2 - 1}: sin, {d_emb // 2}–{d_emb - 1}: cos)", ylabel="step index t (step t + 1)",
+            title=f"e(t), d = {d_emb}")
+axes[0].grid(False)
+fig.colorbar(im, ax=axes[0], label="value of e(t)", pad=0.02)
+axes[1].plot(np.arange(1000), by_distance.numpy())
+axes[1].set(xscale="symlog", xlabel="distance Δ between steps (log scale beyond 1)", ylabel="cosine similarity of e(t), e(t + Δ)",
+            title="similarity depends only on Δ")
+plt.show()
+norms = emb.norm(dim=1)
+print(f"‖e(t)‖ from {norms.min().item():.4f} to {norms.max().item():.4f}; √(d/2) = {math.sqrt(d_emb / 2):.4f}")
+print(f"cosine similarity at Δ = 1: {by_distance[1].item():.3f}; largest at Δ ≥ 2: {by_distance[2:].max().item():.3f}; "
+      f"mean over Δ ≥ 100: {by_distance[100:].mean().item():.3f}")
+
+# %%
+omegas = torch.exp(-math.log(10_000) * torch.arange(d_emb // 2) / (d_emb // 2))
+assert torch.allclose(norms, torch.full_like(norms, math.sqrt(d_emb / 2)), atol=1e-4)
+assert toeplitz_dev < 1e-4  # e(t)·e(s) is a function of t − s
+assert by_distance[1] > by_distance[2:].max() and by_distance[1:6].mean() > by_distance[100:].mean() + 0.3
+assert omegas[-1] * 999 < math.pi / 2 and (emb[1:, d_emb // 2 - 1] > emb[:-1, d_emb // 2 - 1]).all()
+assert 2 * math.pi / omegas[0] < 10
+print("‖e(t)‖ = √(d/2) for every t; similarity depends only on the distance, is highest for neighbours; "
+      "the slowest sine rises monotonically over all steps, the fastest repeats every 2π ≈ 6.3 steps")
+
+# %% [markdown]
+# In the heat map the first columns (fast frequencies) flicker from step to step, the column
+# just left of the middle (the slowest sine) rises slowly and monotonically, and the last
+# columns (the slowest cosines) stay near 1. Nearby steps have the most similar
+# embeddings, but the similarity does not fall steadily with distance: it oscillates, because
+# the fast pairs realign every $2\pi/\omega_i$ steps. The MLP after the embedding, and every block that
+# receives it, learns what to make of these features.
+#
+# **The UNet, level by level.** Forward hooks record the shape of what each block returns, and
+# which blocks receive the time embedding, on one batch of two noisy digits. (In the printout,
+# "in" is the block's input: the up path's blocks take the previous output concatenated with the
+# down path's skip connection at the same resolution.)
+
+# %%
+shapes, time_calls = {}, []
+hooks = []
+for name, module in unet.named_modules():
+    top = name.count(".") == 1 and name.split(".")[0] in ("down", "downsample", "up", "upsample")
+    if (top or name in ("inp", "mid1", "attn", "mid2", "out")) and not isinstance(module, torch.nn.Identity):
+        hooks.append(module.register_forward_hook(
+            lambda m, inputs, output, name=name: shapes.__setitem__(name, (tuple(inputs[0].shape[1:]), tuple(output.shape[1:])))))
+    if name.endswith(".time") and isinstance(module, torch.nn.Linear):
+        hooks.append(module.register_forward_hook(lambda m, inputs, output, name=name: time_calls.append(name)))
+with torch.no_grad():
+    out = unet(linear.q_sample(x0_img.repeat(2, 1, 1, 1), 299, torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(7))).to(device),
+               torch.full((2,), 299, device=device))
+for h in hooks:
+    h.remove()
+params = {name: sum(p.numel() for p in m.parameters()) for name, m in unet.named_modules() if name in shapes or name == "time_mlp"}
+print(f"{'block':<14} {'in (C×H×W)':>14} {'out (C×H×W)':>14} {'parameters':>11}  time embedding")
+print(f"{'time_mlp':<14} {'(' + str(d_emb) + ',)':>14} {'(' + str(4 * d_emb) + ',)':>14} {params['time_mlp']:>11,}  e(t) → the vector every block adds")
+for name, (shape_in, shape_out) in shapes.items():
+    fmt = lambda s: "×".join(map(str, s))  # noqa: E731
+    print(f"{name:<14} {fmt(shape_in):>14} {fmt(shape_out):>14} {params[name]:>11,}  {'yes' if name + '.time' in time_calls else ''}")
+total = sum(p.numel() for p in unet.parameters())
+paths = {k: sum(v for n, v in params.items() if n.split(".")[0] in group) for k, group in
+         [("down", ("down", "downsample")), ("middle", ("mid1", "attn", "mid2")), ("up", ("up", "upsample"))]}
+print(f"total {total:,} parameters: down path {paths['down']:,}, middle {paths['middle']:,}, up path {paths['up']:,}")
+
+# %%
+res = {name: shape_out[-1] for name, (_, shape_out) in shapes.items()}
+levels = len(unet.down)
+assert [res[f"down.{i}"] for i in range(levels)] == [28, 14, 7] == [res[f"up.{levels - 1 - i}"] for i in range(levels)]
+assert res["mid1"] == res["attn"] == res["mid2"] == 7 and params["attn"] > 0  # attention only in the middle
+for i in range(levels):  # each up block takes its input concatenated with the skip of the same level
+    assert shapes[f"up.{i}"][0][0] == shapes["mid2" if i == 0 else f"upsample.{i - 1}"][1][0] + shapes[f"down.{levels - 1 - i}"][1][0]
+assert shapes["out"][1] == (1, 28, 28) and out.shape == (2, 1, 28, 28)
+time_layers = [m for name, m in unet.named_modules() if name.endswith(".time")]
+n_resblocks = len(time_layers)
+assert len(time_calls) == n_resblocks == 2 * levels + 2 and all(m.in_features == 4 * d_emb for m in time_layers)
+assert total == record["parameters"] == sum(params.values())
+assert paths["up"] > paths["down"]
+print(f"resolutions 28 → 14 → 7 → 14 → 28, attention at 7×7 only, the time embedding enters all {n_resblocks} residual blocks; "
+      "the up path, whose blocks read the skip connections too, holds more parameters than the down path")
 
 # %% [markdown]
 # **DDIM** (Song et al. 2021) reuses the same trained network but jumps between a few of the
@@ -320,12 +573,14 @@ def confident_share(x):
 
 
 start = time.perf_counter()
-ancestral = linear.sample(unet, (16, 1, 28, 28), generator=torch.Generator().manual_seed(3), clip=True)
+ancestral = linear.sample(unet, (16, 1, 28, 28), generator=torch.Generator().manual_seed(3), clip=True, progress=False)
 t_ancestral = time.perf_counter() - start
 start = time.perf_counter()
-ddim16 = linear.ddim_sample(unet, (16, 1, 28, 28), steps=50, generator=torch.Generator().manual_seed(3), clip=True)
+ddim16 = linear.ddim_sample(unet, (16, 1, 28, 28), steps=50, generator=torch.Generator().manual_seed(3), clip=True,
+                             progress=False)
 t_ddim = time.perf_counter() - start
-ddim64 = linear.ddim_sample(unet, (64, 1, 28, 28), steps=50, generator=torch.Generator().manual_seed(4), clip=True)
+ddim64 = linear.ddim_sample(unet, (64, 1, 28, 28), steps=50, generator=torch.Generator().manual_seed(4), clip=True,
+                             progress=False)
 speedup = t_ancestral / t_ddim
 print(f"16 images: ancestral (1000 steps) {t_ancestral:.1f} s, DDIM (50 steps) {t_ddim:.2f} s: {speedup:.0f}× faster")
 share_ancestral, share_ddim = confident_share(ancestral), confident_share(ddim16)
@@ -339,6 +594,10 @@ assert share_ancestral >= share_ddim + 0.2, (share_ancestral, share_ddim)
 print("DDIM-50 is at least 10× faster than ancestral sampling and most of its samples are confidently digits, "
       "but from the same x_T ancestral sampling gives clearly more")
 
+# %% [markdown]
+# The figure shows the 16 ancestral samples (left), the 16 DDIM-50 samples from the same
+# starting points $x_T$ in the same grid positions (middle), and 32 more DDIM-50 samples (right).
+
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1, 2]})
 plot.image_grid(ddpm.to_image_range(ancestral).cpu(), nrow=4, ax=axes[0], title="ancestral, 1000 steps")
@@ -347,10 +606,12 @@ plot.image_grid(ddpm.to_image_range(ddim64[:32]).cpu(), nrow=8, ax=axes[2], titl
 plt.show()
 
 # %% [markdown]
-# Both samplers give digits, some malformed: a 0.2 M-parameter UNet trained for 5,000 steps
-# is far from the 35 M parameters and 800k steps of Ho et al. Compared on the same 16
+# Both samplers give digits, of a quality the confident shares above measure: the shipped UNet
+# (its parameters and training steps are printed above) is far from the 35 M parameters and
+# 800k steps of Ho et al. Compared on the same 16
 # starting points $x_T$, ancestral sampling gives clearly more digits the course's classifier
-# is confident about than DDIM-50: on this small model DDIM's 20× speed-up costs quality
+# is confident about than DDIM-50: on this small model DDIM's speed-up (20× fewer network
+# evaluations, at least 10× less time as measured) costs quality
 # (sixteen images are few, one image moves the share by 0.06; notebook 09 scores 1,000 DDIM
 # samples with FID, precision and recall). Starting from the same $x_T$ the two end at
 # different digits: ancestral sampling injects fresh noise at every step, DDIM ($\eta = 0$)
@@ -359,8 +620,11 @@ plt.show()
 # ## 7. Explorer: what the model sees at step $t$
 #
 # Take a test digit, noise it to $x_t$, and ask the model for $\hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t}\,\epsilon_\theta(x_t, t))/\sqrt{\bar\alpha_t}$.
-# Each panel shows $x_0$ | $x_t$ | $\hat x_0$ for four digits. At small $t$ the guess is nearly
-# perfect; at large $t$ it is speckle, not a blurry average. The reason is in the formula:
+# Each panel shows $x_0$ | $x_t$ | $\hat x_0$ for four digits at one step $t$ (static view: $t$ = 50,
+# 300, 600, 900). At small $t$ the guess is close to $x_0$ (the table below: an RMSE under 0.1 at
+# $t = 50$, on pixels in $[-1, 1]$). At large $t$ even a perfect network could only return the
+# posterior mean $\mathbb E[x_0 \mid x_t]$, a blurry average digit; what the panel shows beyond that
+# blur is the network's error, magnified. The reason is in the formula:
 # $\hat x_0 - x_0 = -\frac{\sqrt{1 - \bar\alpha_t}}{\sqrt{\bar\alpha_t}}\,(\epsilon_\theta - \epsilon)$, so
 # the network's error in $\hat\epsilon$ reaches $\hat x_0$ multiplied by
 # $\sqrt{(1 - \bar\alpha_t)/\bar\alpha_t}$, about 60 at $t = 900$. (The panels clamp $\hat x_0$
@@ -404,6 +668,7 @@ for step in (50, 300, 600, 900):
     print(f"{step:5d} {alpha_bar:8.4f} {gain:14.1f} {err_eps:12.3f} {err_x0:12.2f}")
 
 # %%
+assert errors[50][2] < 0.1
 for gain, err_eps, err_x0 in errors.values():
     assert abs(err_x0 - gain * err_eps) <= 1e-3 * err_x0  # the identity above, measured
 assert errors[900][1] < errors[50][1] and errors[900][2] > 10 * errors[50][2]
@@ -422,10 +687,15 @@ print("x̂₀'s error is ε̂'s error times √((1−ᾱ_t)/ᾱ_t): ε̂ gets be
 # - The forward process has a closed form, $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1 - \bar\alpha_t}\epsilon$,
 #   checked against iterating it; its posterior $q(x_{t-1} \mid x_t, x_0)$ is Gaussian with
 #   $\tilde\mu_t$, $\tilde\beta_t$, checked by regression.
-# - Predicting the noise turns the ELBO's KL terms into $L_{simple}$, a plain regression;
-#   Algorithm 2 then runs the learned reverse process for $T$ steps.
+# - Predicting the noise turns the bound's KL terms into weighted noise regressions;
+#   $L_{simple}$ drops the weights, and Algorithm 2 runs the learned reverse process for $T$ steps.
 # - The schedule decides where the steps are spent; the cosine schedule wastes fewer.
-# - DDIM samples with the same network in a few dozen steps, here about 20× faster.
+# - The variational bound is $L_T + \sum_{t>1} L_{t-1} + L_0$; with the noise parameterisation each
+#   $L_{t-1}$ is $\lambda_t\|\epsilon - \epsilon_\theta\|^2$ (plus a constant), and $\lambda_t$ puts far more weight on the
+#   first steps than $L_{simple}$'s $\lambda_t = 1$.
+# - The step enters the network as a sinusoidal embedding of constant norm, added in every
+#   residual block of the UNet (28 → 14 → 7 and back, attention at 7×7).
+# - DDIM samples with the same network in a few dozen steps, here at least 10× faster.
 #
 # Lecture 003 continues from here: classifier-free guidance and text conditioning (GLIDE,
 # DALL-E 2, Imagen), super-resolution cascades (SR3), and latent diffusion, which runs this

@@ -302,3 +302,36 @@ def test_sample_trajectory_keeps_frames_and_ends_where_sample_ends(schedule):
     assert dist[0] > dist[1] > dist[2]
     with pytest.raises(ValueError, match="keep"):
         schedule.sample_trajectory(oracle, (8, 2), keep=[101], progress=False)
+
+
+@pytest.mark.parametrize("variance", ["posterior", "beta"])
+def test_vlb_weights_turn_the_kl_terms_into_weighted_noise_regressions(variance):
+    # independent route: the KL between the two Gaussians by torch.distributions, with μ_θ written
+    # out from eq. 11; the constant C_t is the KL at ε̂ = ε, so KL − C_t must be λ_t ‖ε − ε̂‖²
+    schedule = ddpm.DiffusionSchedule(ddpm.linear_beta_schedule(1000))
+    weights = ddpm.vlb_weights(schedule, variance)
+    assert weights.shape == (1000,) and weights.dtype == torch.float64
+    g = torch.Generator().manual_seed(3)
+    x0, eps = torch.randn(4, 7, generator=g, dtype=torch.float64), torch.randn(4, 7, generator=g, dtype=torch.float64)
+    eps_hat = eps + 0.3 * torch.randn(4, 7, generator=g, dtype=torch.float64)
+    for t in (1, 2, 10, 300, 999):  # indices: steps 2, 3, 11, 301, 1000
+        beta, alpha, abar = schedule.betas[t], schedule.alphas[t], schedule.alphas_cumprod[t]
+        sigma2 = schedule.posterior_variance[t] if variance == "posterior" else beta
+        xt = abar.sqrt() * x0 + (1 - abar).sqrt() * eps
+        q = torch.distributions.Normal(schedule.q_posterior(x0, xt, t).mean, schedule.posterior_variance[t].sqrt())
+
+        def kl(e):
+            mu = (xt - beta / (1 - abar).sqrt() * e) / alpha.sqrt()
+            return torch.distributions.kl_divergence(q, torch.distributions.Normal(mu, sigma2.sqrt())).sum(1)
+
+        expected = kl(eps_hat) - kl(eps)
+        got = weights[t] * (eps - eps_hat).pow(2).sum(1)
+        assert torch.allclose(got, expected, rtol=1e-6, atol=1e-9), (t, got, expected)
+        if variance == "posterior":
+            assert torch.allclose(kl(eps), torch.zeros(4, dtype=torch.float64), atol=1e-9)  # C_t = 0
+    if variance == "posterior":
+        assert weights[0] == math.inf  # β̃_1 = 0: step 1 is L_0, not a KL
+    else:
+        assert weights[0] == pytest.approx(1 / (2 * schedule.alphas[0].item()))  # β_1² / (2 β_1 α_1 β_1)
+    with pytest.raises(ValueError, match="variance"):
+        ddpm.vlb_weights(schedule, "fixed")
