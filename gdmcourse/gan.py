@@ -461,6 +461,7 @@ def truncate_towards_mean(w: torch.Tensor, w_mean: torch.Tensor, psi: float) -> 
     return w_mean + psi * (w - w_mean)
 
 
+@torch.no_grad()
 def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, seed: int = 0,
            batch_size: int = 1000) -> torch.Tensor:
     """``n`` samples of a trained generator (eval mode), noise from a CPU generator seeded ``seed``; on the CPU.

@@ -439,8 +439,8 @@ plt.show()
 # %% [markdown]
 # The generator has found both bumps; where the data lives the discriminator sits at
 # $\tfrac12$ and its loss ends near $\log 4$, the value of $-V$ at the equilibrium. But
-# look at the histogram: the generator puts too much mass between the bumps and too little
-# in the left bump's outer flank. Why does $D$ not object? Its learning rate decayed linearly
+# look at the histogram: the generator puts too much mass on the left bump's outer flank
+# ($x \approx -3$) and between the bumps. Why does $D$ not object? Its learning rate decayed linearly
 # to 0 (`lr_decay`), so at the end it has stopped learning, and a frozen $D \approx \tfrac12$
 # says nothing about $p_G$. **Probe:** train a *fresh* discriminator, with the recipe that
 # found $D^*$ to within 0.03 in check 2, on the final generator's samples against new data,
@@ -468,6 +468,7 @@ off = in_data & ((d_star_kde - 0.5).abs() > 0.1)   # where p_G and p_data still 
 assert off.sum() >= 10, off.sum()
 assert ((d_probe - 0.5).sign() == (d_star_kde - 0.5).sign())[off].float().mean() > 0.9
 assert (d_probe - 0.5).abs()[off].mean() > 0.07 and (d_final - 0.5).abs()[off].mean() < 0.05
+assert (d_probe[off] < 0.45).float().mean() > 0.5  # mostly where the generator has too much mass
 assert hist_probe.loss[-1] < math.log(4) - 0.005, hist_probe.loss[-1]
 print(f"at the {int(off.sum())} grid points where D* differs from 1/2 by over 0.1, the fresh discriminator")
 print("leans the same way as D* (by %.2f on average), while the trained one stays at 1/2 (%.2f)"
@@ -483,8 +484,9 @@ ax.legend(loc="lower left", fontsize="small")
 plt.show()
 
 # %% [markdown]
-# The fresh discriminator (dashed) rises above $\tfrac12$ where the generator lacks mass and
-# falls below it between the bumps, following $D^*$; its loss ends below $\log 4$. The
+# The fresh discriminator (dashed) falls to about 0.35-0.4 where the generator has too much
+# mass (the left flank, between the bumps), following $D^*$ (the printed values), and its
+# loss ends below $\log 4$. The
 # discriminator at the end of training (red) is flat at $\tfrac12$ because it stopped
 # learning, not because it cannot tell the two apart. Training was *not* at the equilibrium:
 # the generator is close, not equal, to $p_{data}$. A loss of $\log 4$ from a stalled
