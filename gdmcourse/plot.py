@@ -62,19 +62,32 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 1
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | None = None,
-               title: str | None = None, scale: float = 0.6) -> Axes:
+               title: str | None = None, scale: float = 0.6, row_labels: Sequence[str] | None = None) -> Axes:
     """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made.
 
+    ``row_labels``: one label per row of the grid, written left of the row (what the row shows).
+
     Raises:
-        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`).
+        ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`), or
+            ``row_labels`` does not have one label per row.
     """
     grid = make_grid(images, nrow)
     n = len(images)
     cols = min(nrow, n)
-    ax = _axes(ax, (scale * cols, scale * (-(-n // cols)) + (0.3 if title else 0)))
+    rows = -(-n // cols)
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(f"row_labels needs one label per row ({rows}), got {len(row_labels)}")
+    ax = _axes(ax, (scale * cols, scale * rows + (0.3 if title else 0)))
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
-    ax.set_yticks([])
+    if row_labels is None:
+        ax.set_yticks([])
+    else:
+        # make_grid's rows are step = H + 1 pixels apart after a 1-pixel border: row r spans pixels
+        # 1 + r·step .. r·step + H, centred at step·(r + ½)
+        step = (grid.shape[0] - 1) / rows
+        ax.set_yticks([step * (r + 0.5) for r in range(rows)], list(row_labels))
+        ax.tick_params(axis="y", length=0)
     ax.grid(False)
     if title:
         ax.set_title(title)

@@ -69,6 +69,16 @@ def test_image_grid_shows_the_grid_without_ticks():
     assert plot.image_grid(images, ax=given) is given  # draws into the given Axes
 
 
+def test_image_grid_labels_each_row_at_its_centre():
+    images = torch.rand(10, 1, 8, 8)
+    ax = plot.image_grid(images, nrow=5, row_labels=["real", "fake"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["real", "fake"]
+    # rows of 8 pixels after a 1-pixel border, 9 apart: centres at pixel 4.5 and 13.5 (imshow: pixel i spans i ± 0.5)
+    np.testing.assert_allclose(ax.get_yticks(), [4.5, 13.5])
+    with pytest.raises(ValueError, match="one label per row"):
+        plot.image_grid(images, nrow=5, row_labels=["only one"])
+
+
 def test_scatter2d_labels_axes_and_legend():
     points = torch.randn(30, 2)
     labels = torch.arange(30) % 3
