@@ -64,12 +64,14 @@ def make_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 1
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | None = None,
                title: str | None = None, scale: float = 0.6, row_labels: Sequence[str] | None = None,
                col_labels: Sequence[str] | None = None) -> Axes:
-    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made;
-    ``row_labels`` / ``col_labels``: one text per row (left) / column (below).
+    """Show images in a grid without axis ticks. ``scale``: inches per image when a new figure is made.
+
+    ``row_labels`` / ``col_labels``: one label per row (written left of it) / per column
+    (written below it), saying what the row or column shows.
 
     Raises:
         ValueError: ``images`` is not ``(N, C, H, W)`` or ``(N, H, W)`` (as :func:`make_grid`), or
-            the number of row or column labels does not match the grid.
+            ``row_labels`` / ``col_labels`` does not have one label per row / column.
     """
     grid = make_grid(images, nrow)
     n = len(images)
@@ -77,17 +79,18 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int = 8, *, ax: Axes | N
     rows = -(-n // cols)
     for labels, count, what in ((row_labels, rows, "row"), (col_labels, cols, "column")):
         if labels is not None and len(labels) != count:
-            raise ValueError(f"got {len(labels)} {what} labels for a grid of {count} {what}s")
+            raise ValueError(f"{what}_labels needs one label per {what} ({count}), got {len(labels)}")
     ax = _axes(ax, (scale * cols + (0.6 if row_labels else 0), scale * rows + (0.3 if title else 0)))
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    # each cell is the image plus a pad; make_grid stacks them from the top-left corner
-    cell_h, cell_w = grid.shape[0] / rows, grid.shape[1] / cols
-    ax.set_xticks([cell_w * (j + 0.5) for j in range(cols)] if col_labels else [])
-    ax.set_yticks([cell_h * (i + 0.5) for i in range(rows)] if row_labels else [])
-    if col_labels:
-        ax.set_xticklabels(col_labels)
+    # make_grid's cells are step = size + 1 pixels apart after a 1-pixel border: cell r spans
+    # pixels 1 + r·step .. r·step + size, centred at step·(r + ½)
+    row_step, col_step = (grid.shape[0] - 1) / rows, (grid.shape[1] - 1) / cols
+    ax.set_yticks([row_step * (r + 0.5) for r in range(rows)] if row_labels else [])
+    ax.set_xticks([col_step * (c + 0.5) for c in range(cols)] if col_labels else [])
     if row_labels:
-        ax.set_yticklabels(row_labels)
+        ax.set_yticklabels(list(row_labels))
+    if col_labels:
+        ax.set_xticklabels(list(col_labels))
     ax.tick_params(length=0)
     ax.grid(False)
     if title:

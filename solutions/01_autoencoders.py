@@ -162,8 +162,9 @@ error_noisy = reconstruction_loss(x_noisy, X_test).item()
 error_denoised = reconstruction_loss(x_denoised, X_test).item()
 print(f"squared error per image: noisy {error_noisy:.2f}, denoised {error_denoised:.2f}")
 assert error_denoised < 0.5 * error_noisy, "the denoiser should at least halve the squared error"
-plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12,
-                title="noisy / denoised / clean")
+# the figure: twelve noisy 8×8 test digits, your denoiser's outputs and the clean digits, one row each
+plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12, title="denoising 8×8 digits (σ = 0.3)",
+                row_labels=["noisy", "denoised", "clean"])
 plt.show()
 
 

@@ -174,7 +174,9 @@ with torch.no_grad():
 assert history.recon[-1] < 0.5 * history.recon[0] and perplexity(used, 64) > 16, (history.recon, perplexity(used, 64))
 print("your quantizer trains a VQ-VAE: the reconstruction error more than halved, and the perplexity of its\n"
       "64 codes on 2,000 training digits is above 16")
-plot.image_grid(torch.cat([X_train[:8], model.reconstruct(X_train[:8])]), nrow=8, title="digits / your VQ-VAE's reconstructions")
+# the figure: eight training digits (top row) and your VQ-VAE's reconstructions of them from their code maps (bottom)
+plot.image_grid(torch.cat([X_train[:8], model.reconstruct(X_train[:8])]), nrow=8, title="your VQ-VAE",
+                row_labels=["digit", "reconstruction"])
 plt.show()
 
 

@@ -69,6 +69,16 @@ def test_image_grid_shows_the_grid_without_ticks():
     assert plot.image_grid(images, ax=given) is given  # draws into the given Axes
 
 
+def test_image_grid_labels_each_row_at_its_centre():
+    images = torch.rand(10, 1, 8, 8)
+    ax = plot.image_grid(images, nrow=5, row_labels=["real", "fake"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["real", "fake"]
+    # rows of 8 pixels after a 1-pixel border, 9 apart: centres at pixel 4.5 and 13.5 (imshow: pixel i spans i ± 0.5)
+    np.testing.assert_allclose(ax.get_yticks(), [4.5, 13.5])
+    with pytest.raises(ValueError, match="one label per row"):
+        plot.image_grid(images, nrow=5, row_labels=["only one"])
+
+
 def test_scatter2d_labels_axes_and_legend():
     points = torch.randn(30, 2)
     labels = torch.arange(30) % 3
@@ -124,7 +134,7 @@ def test_image_grid_row_and_column_labels():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
     _draws(ax)
-    with pytest.raises(ValueError, match="3 row labels for a grid of 2 rows"):
+    with pytest.raises(ValueError, match="one label per row"):
         plot.image_grid(torch.rand(6, 1, 5, 5), nrow=3, row_labels=["a", "b", "c"])
 
 
