@@ -354,7 +354,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
               loss: GANLossName | GANLoss = "nonsaturating", steps: int = 2000, batch_size: int = 256,
               lr_g: float = 1e-3, lr_d: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
               n_critic: int = 1, gp_weight: float = 10.0, clip: float = 0.01, lr_decay: bool = True,
-              labels: torch.Tensor | None = None, seed: int = 0, device: torch.device | str | None = None,
+              optimizer: str = "adam", labels: torch.Tensor | None = None, seed: int = 0, device: torch.device | str | None = None,
               progress: bool = True, callback: Callable[[int, nn.Module], Any] | None = None,
               callback_every: int = 0) -> History:
     r"""Train a GAN by alternating steps: ``n_critic`` discriminator steps, then one generator step.
@@ -372,7 +372,8 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
     ============== ================================================ =================================
 
     (the last three from :data:`gdmcourse.wgan.LOSSES`, e.g. ``loss=wgan.LOSSES["wgan-gp"]``).
-    Both players use Adam (``betas``, β₁ = 0.5 as in DCGAN; WGAN-GP uses (0, 0.9)); with
+    Both players use Adam (``betas``, β₁ = 0.5 as in DCGAN; WGAN-GP uses (0, 0.9)), or RMSProp
+    with ``optimizer="rmsprop"`` (``betas`` ignored; the original WGAN's optimiser); with
     ``lr_decay`` both learning rates fall linearly to 0 over the ``steps``, which lets the
     generator settle precisely on thin modes instead of orbiting them (notebook 05). The loop
     is :func:`gdmcourse.train.fit` with the objectives of :func:`gan_objectives`.
@@ -393,7 +394,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         and ``g_loss`` per generator step, ``snapshots``, ``seconds``; the models are trained in
         place and left on ``device`` in eval mode.
     Raises:
-        ValueError: unknown loss, a generator without ``latent_dim``, labels of the wrong length,
+        ValueError: unknown loss or optimizer, a generator without ``latent_dim``, labels of the wrong length,
             non-finite data, non-positive ``steps``/``n_critic``.
         FloatingPointError: a loss became NaN or infinite (the message names the step).
     """
@@ -408,8 +409,14 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         raise ValueError(f"steps and n_critic must be positive, got {steps} and {n_critic}")
     device = torch.device(device) if device is not None else runtime.device()
     G, D = generator.to(device).train(), discriminator.to(device).train()
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    if optimizer not in ("adam", "rmsprop"):
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+    if optimizer == "adam":
+        opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
+        opt_d = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    else:  # the original WGAN's choice: no momentum (Arjovsky et al. 2017, Algorithm 1)
+        opt_g = torch.optim.RMSprop(G.parameters(), lr=lr_g)
+        opt_d = torch.optim.RMSprop(D.parameters(), lr=lr_d)
     rows = train.RandomBatches(data if labels is None else (data, labels), batch_size, seed=seed, device=device)
     rng = rows.generator
 

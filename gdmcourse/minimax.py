@@ -35,6 +35,7 @@ __all__ = [
     "value", "grad", "growth_factor", "extragradient_factor",
     "simultaneous_step", "alternating_step", "extragradient_step", "optimistic_step",
     "simultaneous_gd", "alternating_gd", "extragradient", "optimistic_gd", "METHODS",
+    "momentum_alternating_gd",
 ]
 
 Num = TypeVar("Num", float, torch.Tensor)
@@ -186,6 +187,41 @@ def optimistic_gd(x0: float, y0: float, lr: float, steps: int) -> torch.Tensor:
         new = optimistic_step(*points[-1], *prev, lr)
         prev = points[-1]
         points.append(new)
+    return torch.tensor(points, dtype=torch.float64)
+
+
+def momentum_alternating_gd(x0: float, y0: float, lr: float, steps: int, beta: float) -> torch.Tensor:
+    r"""Alternating gradient descent–ascent with heavy-ball momentum ``beta``: shape ``(steps + 1, 2)``.
+
+    Each player keeps a velocity (both start at 0); :math:`x` moves first, :math:`y` answers the new :math:`x`:
+
+    .. math:: v_x \leftarrow \beta v_x + \nabla_x f(x, y),\quad x' = x - \alpha v_x,\qquad
+              v_y \leftarrow \beta v_y + \nabla_y f(x', y),\quad y' = y + \alpha v_y .
+
+    ``beta = 0`` is :func:`alternating_gd` (it circles); on :math:`xy` positive momentum makes the
+    iterates spiral out and negative momentum makes them converge, for small ``lr`` (Gidel et al.
+    2019, "Negative Momentum for Improved Game Dynamics", Theorem 3). The map
+    :math:`(x, y, v_x, v_y) \mapsto (x', y', v_x', v_y')` is linear, so the per-step growth tends
+    to its spectral radius.
+
+    Raises:
+        ValueError: ``steps`` is not a non-negative int, ``lr`` is not a finite positive number,
+            or ``beta`` is not a finite number in (-1, 1).
+    """
+    _check(lr, steps)
+    _finite(x0=x0, y0=y0, beta=beta)
+    if not -1 < beta < 1:
+        raise ValueError(f"the momentum beta must lie in (-1, 1), got {beta!r}")
+    x, y, vx, vy = float(x0), float(y0), 0.0, 0.0
+    points = [(x, y)]
+    for _ in range(steps):
+        # v_x ← β v_x + ∇_x f(x, y),  x' = x − α v_x
+        vx = beta * vx + grad(x, y).x
+        x = x - lr * vx
+        # v_y ← β v_y + ∇_y f(x', y),  y' = y + α v_y
+        vy = beta * vy + grad(x, y).y
+        y = y + lr * vy
+        points.append((x, y))
     return torch.tensor(points, dtype=torch.float64)
 
 

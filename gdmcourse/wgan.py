@@ -19,6 +19,7 @@ the same inside a layer).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -34,6 +35,7 @@ __all__ = [
     "critic_loss", "generator_loss", "hinge_discriminator_loss", "hinge_generator_loss",
     "clip_weights", "gradient_norm", "gradient_penalty",
     "PowerIteration", "power_iteration", "spectral_norm_exact", "lipschitz_upper_bound", "LOSSES",
+    "FDivergence", "F_DIVERGENCES", "fenchel_lower_bound",
 ]
 
 
@@ -64,6 +66,61 @@ def parallel_lines_jsd(theta: torch.Tensor | float) -> torch.Tensor:
     theta = validate.tensor(torch.as_tensor(theta, dtype=torch.get_default_dtype()), "theta", nonempty=False)
     # JS(P_0, P_θ) = log 2 if θ ≠ 0, else 0                      (WGAN, Example 1)
     return torch.where(theta != 0, torch.full_like(theta, math.log(2)), torch.zeros_like(theta))
+
+
+# ------------------------------------------------------- f-divergences and their Fenchel bound
+
+class FDivergence(NamedTuple):
+    r"""One f-divergence :math:`D_f(P\|Q) = \mathbb E_Q\, f(p/q)` (lecture 004), as three functions of tensors.
+
+    ``f(u)``: the convex generator, :math:`f(1) = 0`; ``conjugate(t)``: its Fenchel conjugate
+    :math:`f^*(t) = \sup_u\, ut - f(u)`; ``critic(u)``: the optimal critic as a function of the
+    density ratio :math:`u = p/q`, :math:`T^* = f'(u)`, at which the bound of
+    :func:`fenchel_lower_bound` is attained (Nguyen et al. 2010; Nowozin et al. 2016, eq. 5).
+    """
+
+    f: Callable[[torch.Tensor], torch.Tensor]
+    conjugate: Callable[[torch.Tensor], torch.Tensor]
+    critic: Callable[[torch.Tensor], torch.Tensor]
+
+
+#: ``"kl"``: :math:`f = u\log u`, :math:`f^*(t) = e^{t-1}`, :math:`T^* = 1 + \log u`.
+#: ``"js"``: :math:`f = \tfrac12[u\log u - (u+1)\log\tfrac{u+1}2]` (so that :math:`D_f` is the JSD
+#: itself, not twice it as in Nowozin et al.'s Table 1), :math:`f^*(t) = -\tfrac12\log(2 - e^{2t})`
+#: for :math:`t < \tfrac12\log 2`, :math:`T^* = \tfrac12\log\frac{2u}{1+u} = \tfrac12\log 2D^*` with
+#: :math:`D^* = p/(p+q)`, the optimal GAN discriminator.
+F_DIVERGENCES: dict[str, FDivergence] = {
+    "kl": FDivergence(f=lambda u: torch.special.xlogy(u, u),
+                      conjugate=lambda t: torch.exp(t - 1),
+                      critic=lambda u: 1 + torch.log(u)),
+    "js": FDivergence(f=lambda u: 0.5 * (torch.special.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2)),
+                      conjugate=lambda t: -0.5 * torch.log(2 - torch.exp(2 * t)),
+                      critic=lambda u: 0.5 * torch.log(2 * u / (1 + u))),
+}
+
+
+def fenchel_lower_bound(t_p: torch.Tensor, t_q: torch.Tensor, divergence: str = "kl") -> torch.Tensor:
+    r"""The variational lower bound :math:`\overline{T(x_P)} - \overline{f^*(T(x_Q))} \le D_f(P\|Q)` (lecture 004).
+
+    ``t_p``: a critic's values :math:`T(x)` on samples of :math:`P`, ``t_q`` on samples of
+    :math:`Q` (any shapes; each is averaged). For every :math:`T`,
+    :math:`D_f(P\|Q) \ge \mathbb E_P[T] - \mathbb E_Q[f^*(T)]`, with equality at
+    :math:`T = f'(p/q)` (``F_DIVERGENCES[divergence].critic``); Nowozin et al. 2016, eq. 4.
+    Returns a scalar tensor.
+
+    Raises:
+        ValueError: an unknown ``divergence``; empty or non-finite values; for ``"js"``, a value
+            of ``t_q`` at or above :math:`\tfrac12\log 2`, outside the domain of :math:`f^*`.
+    """
+    if divergence not in F_DIVERGENCES:
+        raise ValueError(f"unknown divergence {divergence!r}; choose one of {', '.join(F_DIVERGENCES)}")
+    t_p = validate.tensor(t_p, "t_p", floating=True)
+    t_q = validate.tensor(t_q, "t_q", floating=True)
+    if divergence == "js" and (t_q >= 0.5 * math.log(2)).any():
+        raise ValueError("for the JS divergence the critic's values must stay below log(2)/2 "
+                         f"(the domain of f*), got max {t_q.max().item():.4g}")
+    # E_P[T] − E_Q[f*(T)]                                        (f-GAN, eq. 4)
+    return t_p.mean() - F_DIVERGENCES[divergence].conjugate(t_q).mean()
 
 
 # ------------------------------------------------------------------------------ losses

@@ -27,8 +27,11 @@
 # 2. see alternating steps circle for ever, and two fixes, **extragradient** and
 #    **optimistic** gradient descent, converge;
 # 3. play with the step size and the method in an explorer;
-# 4. watch the same failure in a real GAN: on a ring of 8 Gaussians a badly set-up GAN
-#    **collapses** onto a few modes, and a well set-up one covers all 8, measured.
+# 4. see how **momentum** turns the circling of alternating steps into an outward spiral, and
+#    negative momentum into convergence;
+# 5. watch the same failure in a real GAN: on a ring of 8 Gaussians a GAN trained with heavy
+#    momentum **collapses** onto one mode, and less momentum (one of the remedies) covers more,
+#    measured.
 
 # %%
 # Set-up: on Google Colab install the course package (does nothing elsewhere).
@@ -65,6 +68,11 @@ print(f"device: {device.type}")
 # descent for $x$ and ascent for $y$ move the point $(x, y)$ along the field
 # $(-\nabla_x f, +\nabla_y f) = (-y,\ x)$: that is a **rotation** field, everywhere
 # perpendicular to the position vector. It never points towards the equilibrium.
+#
+# *Figure: left, the value $f(x, y) = xy$ over $[-2, 2]^2$ as filled contours (a saddle, positive in
+# two quadrants and negative in the other two); right, the arrows of the field $(-y, x)$, circling
+# the equilibrium $(0, 0)$ (star) anticlockwise. The cell checks that every arrow is perpendicular
+# to its position.*
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
@@ -80,6 +88,9 @@ axes[1].plot(0, 0, "k*", ms=12, label="equilibrium (0, 0)")
 axes[1].legend(loc="lower right")
 fig.tight_layout()
 plt.show()
+
+# the field (-y, x) is perpendicular to the position (x, y) everywhere on the grid: (-y)·x + x·y = 0
+assert np.abs(-Y * X + X * Y).max() == 0.0
 
 # %% [markdown]
 # ## Simultaneous gradient steps spiral out
@@ -110,7 +121,11 @@ for lr in [0.01, 0.05, 0.1, 0.3, 1.0]:
 
 # %% [markdown]
 # Equal to all printed digits, at every one of the 200 steps (the cell asserts a relative
-# error below $10^{-12}$). Halving the step size does not fix the divergence, it only slows it:
+# error below $10^{-12}$). Smaller steps do not fix the divergence, they only slow it.
+#
+# *Figure: left, the iterates of simultaneous steps from $(1, 0)$ for three step sizes, spiralling
+# outwards; right, their distance to the equilibrium (log scale) against "time" = steps × α,
+# with the approximation $e^{n\alpha^2/2}$ dotted for each.*
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
@@ -129,10 +144,24 @@ axes[1].legend(fontsize="small")
 fig.tight_layout()
 plt.show()
 
+print("  α     distance at time 6   e^{6α/2}   log-ratio measured / approximation")
+final = {}
+for lr, steps in [(0.3, 20), (0.1, 60), (0.03, 200)]:
+    final[lr] = mm.simultaneous_gd(1.0, 0.0, lr, steps).norm(dim=1)[-1].item()
+    approx = math.exp(steps * lr**2 / 2)
+    print(f"{lr:5.2f} {final[lr]:14.4f} {approx:14.4f} {math.log(final[lr]) / math.log(approx):12.4f}")
+    # log(1 + α²)/2 per step, just below α²/2: the dotted line is an upper bound, tight for small α
+    assert final[lr] < approx and math.log(final[lr]) / math.log(approx) > 1 - lr**2
+assert final[0.3] > final[0.1] > final[0.03] > 1  # at equal time, the larger step has drifted further
+
 # %% [markdown]
 # Plotted against "time" (steps × α), smaller steps follow the continuous rotation longer,
-# but each still drifts outwards at the rate $\alpha/2$ per unit time (dotted lines): the continuous-time
-# flow is a circle, and any finite step leaves it on the outside.
+# but each still drifts outwards, at about the rate $\alpha/2$ per unit time: the
+# continuous-time flow is a circle, and any finite step leaves it on the outside. The dotted
+# lines lie just above the curves, because the exact rate per step is
+# $\tfrac12\log(1 + \alpha^2) < \alpha^2/2$; the gap is visible for $\alpha = 0.3$ and
+# vanishes as $\alpha \to 0$ (the cell checks both, and that at equal time the larger step has
+# drifted further).
 #
 # ## Alternating steps cycle, two fixes converge
 #
@@ -157,6 +186,10 @@ plt.show()
 # - **optimistic gradient descent** (Daskalakis et al. 2018, used for GANs): no extra
 #   gradient, but it extrapolates with the previous one,
 #   $x_{n+1} = x_n - 2\alpha\nabla_x f(z_n) + \alpha\nabla_x f(z_{n-1})$ (and the mirror image for $y$).
+#
+# *Figure: left, 150 iterates of each of the four methods from $(1, 0)$ with $\alpha = 0.2$; right,
+# their distance to the equilibrium (log scale) against the step: simultaneous rises in a straight
+# line, alternating wobbles around 1, extragradient and optimistic fall in straight lines.*
 
 # %%
 lr, steps = 0.2, 150
@@ -187,15 +220,22 @@ print(f"extragradient: ‖z‖ shrinks by {mm.extragradient_factor(lr):.6f} per 
 # extragradient converges only for 0 < α < 1: factor 1 at α = 1, above 1 beyond
 assert all(mm.extragradient_factor(a) < 1 for a in (0.01, 0.5, 0.99)) and mm.extragradient_factor(1.0) == 1.0
 assert mm.extragradient_factor(1.2) > 1
+# simultaneous: exactly sqrt(1.04)^150; alternating: on its ellipse; look-ahead methods: geometric decay
+assert math.isclose(norms["simultaneous"][-1].item(), 1.04 ** (steps / 2), rel_tol=1e-10)
+assert 0.9 < alt.min().item() and alt.max().item() < 1.1
+assert abs(np.log(alt.numpy())).max() < 0.06  # never more than 6% off the start distance
+for name in ["extragradient", "optimistic"]:
+    late = norms[name][50:]  # after the start-up, a straight line on the log plot: a constant factor
+    factors = late[1:] / late[:-1]
+    assert norms[name][-1] < 0.06 and factors.max() < 1 and factors.max() - factors.min() < 0.05, name
 
 
 # %% [markdown]
-# The simultaneous method grows by $\sqrt{1.04}$ per step, alternating steps stay on their
-# ellipse (their norm oscillates between fixed bounds, exactly as the unit-modulus
-# eigenvalues predict), and both look-ahead methods converge geometrically. For GANs,
-# extragradient costs a second gradient evaluation per step, optimism only the memory of the
-# last one; both are used in GAN training, and Adam with a small $\beta_1$ (the
-# usual $\beta_1 = 0.5$ or $0$) behaves more like the convergent methods than plain momentum does.
+# The simultaneous method grows by $\sqrt{1.04}$ per step (to 18.9 after 150 steps), alternating
+# steps stay on their ellipse (their norm oscillates between 0.95 and 1.05, as the unit-modulus
+# eigenvalues predict), and both look-ahead methods converge geometrically, to about 0.05 after
+# 150 steps. For GANs, extragradient costs a second gradient evaluation per step, optimism only
+# the memory of the last one.
 #
 # ## Explore: step size and method
 #
@@ -203,6 +243,11 @@ assert mm.extragradient_factor(1.2) > 1
 # $(1, 0)$ over the vector field, with the measured growth factor per step in the title. In a
 # live JupyterLab session a slider and a menu under it let you try any step size
 # $\alpha$ and method.
+#
+# *Figure: four panels, each the field $(-y, x)$ as grey arrows with 60 iterates from $(1, 0)$ in red
+# and the geometric-mean growth per step in its title: simultaneous with α = 0.1 and 0.3 spiral
+# out (1.0050, 1.0440), alternating with α = 0.3 circles (0.9989), extragradient with α = 0.3
+# spirals in (0.9582).*
 
 # %%
 def draw_method(lr: float, method: str, ax: plt.Axes) -> None:
@@ -224,6 +269,63 @@ widgets.explore(
     method=widgets.Dropdown(options=list(mm.METHODS), value="simultaneous", description="method"),
 )
 
+
+# %%
+# the growth printed in the titles: the derived factors, and 1 (up to the ellipse's wobble) for alternating
+def mean_growth(method, lr, steps=60):
+    n = mm.METHODS[method](1.0, 0.0, lr, steps).norm(dim=1)
+    return (n[-1] / n[0]).item() ** (1 / steps)
+
+
+for lr in (0.1, 0.3):
+    assert math.isclose(mean_growth("simultaneous", lr), mm.growth_factor(lr), rel_tol=1e-12)
+assert math.isclose(mean_growth("extragradient", 0.3), mm.extragradient_factor(0.3), rel_tol=1e-12)
+assert abs(mean_growth("alternating", 0.3) - 1) < 0.002
+print({m: round(mean_growth(m, lr), 4) for m, lr in
+       [("simultaneous", 0.1), ("alternating", 0.3), ("extragradient", 0.3)]})
+
+# %% [markdown]
+# ## Momentum makes it worse
+#
+# GANs are trained with Adam, whose first moment is a **momentum**: each player keeps a
+# running average of its gradients and steps along it. On $xy$ the heavy-ball version of
+# alternating steps (each player keeps a velocity, $v \leftarrow \beta v + \nabla$, and
+# steps by $\alpha v$; `minimax.momentum_alternating_gd`) is again a linear map, now of
+# $(x, y, v_x, v_y)$. Gidel et al. (2019, "Negative Momentum for Improved Game Dynamics") show
+# that for small $\alpha$ its spectral radius is above 1 for every $\beta > 0$ and below 1 for
+# $\beta < 0$: momentum keeps carrying each player past the point where the other has already
+# turned, and the ellipse of alternating steps opens into an outward spiral. We measure the
+# growth per step for a few $\beta$ at $\alpha = 0.2$.
+#
+# *Figure: distance to the equilibrium (log scale) over 150 alternating steps with α = 0.2, one
+# line per momentum β: β = 0.9 and 0.5 rise, β = 0 stays near 1, β = −0.5 falls.*
+
+# %%
+lr, steps = 0.2, 150
+betas = [0.9, 0.5, 0.0, -0.5]
+growth = {}
+fig, ax = plt.subplots(figsize=(7, 3.8))
+for beta in betas:
+    n = mm.momentum_alternating_gd(1.0, 0.0, lr, steps, beta).norm(dim=1)
+    growth[beta] = (n[-1] / n[-51]).item() ** (1 / 50)  # per-step growth over the last 50 steps
+    ax.semilogy(n, label=f"β = {beta}: ×{growth[beta]:.4f} per step")
+ax.set(xlabel="step $n$", ylabel="$\\|(x_n, y_n)\\|$", title=f"alternating steps with momentum β, α = {lr}")
+ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
+plt.show()
+
+print("momentum β   growth per step (last 50 steps)")
+for beta in betas:
+    print(f"{beta:10.1f}   {growth[beta]:.4f}")
+assert growth[0.9] > growth[0.5] > 1.05 and 0.99 < growth[0.0] < 1.01 and growth[-0.5] < 0.997
+assert 1.25 < growth[0.9] < 1.35 and 1.07 < growth[0.5] < 1.11  # "about 30%" and "about 9%" per step
+
+# %% [markdown]
+# With $\beta = 0.9$ (Adam's default $\beta_1$) the distance grows by about 30% per step,
+# with $\beta = 0.5$ by about 9%; without momentum the iterates circle and with negative momentum
+# they slowly converge. This is why GANs are usually trained with a small $\beta_1$: 0.5 in
+# DCGAN, 0 in WGAN-GP. Adam is not heavy-ball momentum (it also divides by a running
+# gradient scale), but the next section shows that in a real GAN, too, less momentum covers more modes.
+
 # %% [markdown]
 # ## The same dynamics in a GAN: mode collapse
 #
@@ -232,21 +334,28 @@ widgets.explore(
 # plain simultaneous or alternating steps rotate around the equilibrium instead of
 # approaching it. In practice the rotation shows up as **mode collapse** (lecture 003): the
 # generator piles its samples onto one or a few modes; the discriminator learns to reject
-# them there; the generator hops to another mode; and so on, round and round.
+# them there; the generator moves on; and so on.
 #
 # We measure it on the ring of 8 Gaussians (radius 2, std 0.02) with
 # `gan.mode_coverage(samples, centers, std)`: a sample is *high-quality* when it lies within
 # 3 std of its nearest center, and a mode is *covered* when it holds at least 1% of the
-# high-quality samples. The two runs below use the same networks (MLPs with 3 hidden layers
-# of 128), the same non-saturating loss and the same data; they differ only in the optimiser:
+# high-quality samples. The three runs below use the same networks (MLPs with 3 hidden layers
+# of 128), the same non-saturating loss, the same data and the same seed; they differ in the
+# optimiser settings:
 #
-# - `"collapse"`: Adam with the default momentum $\beta_1 = 0.9$ and a constant learning rate;
-#   momentum keeps pushing along the rotation (the explorer above shows how a little extra
-#   "inertia" turns into an outward spiral);
-# - `"nonsaturating"`: Adam with $\beta_1 = 0$ (no momentum, as in WGAN-GP) and a learning rate
-#   that decays linearly to 0, so the rotation dies down and the generator settles.
+# | recipe | Adam's $\beta_1$ | learning rate | generator steps (quick) |
+# |---|---|---|---|
+# | `"collapse"` | 0.9 (the default) | $10^{-3}$, constant | 1500 |
+# | `"less-momentum"` | 0.5 (DCGAN's) | $10^{-3}$, constant | 1500 |
+# | `"nonsaturating"` | 0 (as in WGAN-GP) | $2\cdot10^{-3}$, decaying linearly to 0 | 2500 |
 #
-# Both record 500 samples at a few points during training.
+# `"less-momentum"` changes exactly one setting of `"collapse"`, the momentum the previous
+# section blamed; `"nonsaturating"` also lets the learning rate decay, so that the rotation dies
+# down and the generator settles. Lecture 003 lists other remedies that act on the
+# discriminator instead (let it see the whole batch, as minibatch discrimination and batch
+# normalization do; historical averaging; one-sided label smoothing); here we measure the
+# optimiser's. Each run records 500 samples at four points during
+# training.
 
 # %% tags=["nbval-ignore-output"]
 from gdmcourse import data, gan, recipes
@@ -260,7 +369,7 @@ def snapshot(step, generator):
 
 
 runs = {}
-for name in ["collapse", "nonsaturating"]:
+for name in ["collapse", "less-momentum", "nonsaturating"]:
     steps = recipes.TOY_GANS[name].steps[gdmcourse.profile()]
     G, D, history = recipes.train_toy_gan(name, seed=0, device=device, callback=snapshot, callback_every=steps // 4)
     samples = gan.sample(G, 2000, seed=123)
@@ -268,46 +377,86 @@ for name in ["collapse", "nonsaturating"]:
     print(f"{name:14s} {steps} steps in {history.seconds:.0f} s: modes covered {runs[name][2][0]}/8, "
           f"high-quality {100 * runs[name][2][1]:.1f}%")
 
-# %%
-(modes_c, hq_c), (modes_n, hq_n) = runs["collapse"][2], runs["nonsaturating"][2]
-assert modes_c <= 4 and modes_n == 8 and hq_n >= 0.8, (runs["collapse"][2], runs["nonsaturating"][2])
-print(f"collapse: at most 4 of 8 modes; nonsaturating with β1 = 0 and decay: 8/8 modes, ≥ 80% high-quality")
+# %% [markdown]
+# *Figure: three rows (one per recipe) of five scatter plots of generated points (colour) over
+# the data (grey): the first four at a quarter, half, three quarters and the end of training
+# (500 samples each), the last 2,000 final samples with the modes covered and the high-quality
+# share in its title.*
 
-fig, axes = plt.subplots(2, 5, figsize=(15, 6.2), sharex=True, sharey=True)
+# %%
+(modes_c, hq_c), (modes_m, hq_m), (modes_n, hq_n) = (runs[k][2] for k in runs)
+colour = {"collapse": "C3", "less-momentum": "C2", "nonsaturating": "C0"}
+fig, axes = plt.subplots(3, 5, figsize=(15, 9.3), sharex=True, sharey=True)
 for row, name in zip(axes, runs):
     history, samples, (modes, hq) = runs[name]
     for ax, (step, points) in zip(row, history.snapshots[:4]):
         ax.scatter(real[:, 0], real[:, 1], s=2, color="0.8")
-        ax.scatter(points[:, 0], points[:, 1], s=3, color="C3" if name == "collapse" else "C0")
+        ax.scatter(points[:, 0], points[:, 1], s=3, color=colour[name])
         ax.set_title(f"{name}: step {step}", fontsize="small")
     row[4].scatter(real[:, 0], real[:, 1], s=2, color="0.8", label="data")
-    row[4].scatter(samples[:, 0], samples[:, 1], s=3, color="C3" if name == "collapse" else "C0", label="samples")
+    row[4].scatter(samples[:, 0], samples[:, 1], s=3, color=colour[name], label="samples")
     row[4].set_title(f"final: {modes}/8 modes, {100 * hq:.0f}% high-quality", fontsize="small")
 for ax in axes.flat:
     ax.set_aspect("equal")
     ax.set(xlim=(-2.8, 2.8), ylim=(-2.8, 2.8))
-for ax in axes[1]:
+for ax in axes[-1]:
     ax.set_xlabel("$x_1$")
 for ax in axes[:, 0]:
     ax.set_ylabel("$x_2$")
-axes[1, 4].legend(loc="center", fontsize="x-small", markerscale=3)
+axes[-1, 4].legend(loc="center", fontsize="x-small", markerscale=3)
 fig.tight_layout()
 plt.show()
 
+# each snapshot of the collapsing run: modes covered, high-quality share, and where its samples sit
+print("per snapshot: step, modes covered, high-quality %, mean sample (angle in degrees, radius)")
+per_snapshot = {}
+for name in runs:
+    per_snapshot[name] = []
+    for step, points in runs[name][0].snapshots:
+        m, q = gan.mode_coverage(points, centers, std)
+        mean = points.mean(0)
+        angle, radius = math.degrees(math.atan2(mean[1].item(), mean[0].item())), mean.norm().item()
+        per_snapshot[name].append((m, q, angle, radius))
+        print(f"  {name:14s} {step:5d}  {m}  {100 * q:5.1f}  ({angle:6.1f}°, {radius:.2f})")
+collapse_snaps = per_snapshot["collapse"]
+assert all(m <= 4 and q < 0.4 for m, q, _, _ in collapse_snaps)  # few modes, mostly off them, at every snapshot
+assert collapse_snaps[0][1] == collapse_snaps[1][1] == 0.0 and collapse_snaps[0][3] > 3  # first: outside the ring
+angles = [a for _, _, a, _ in collapse_snaps]
+assert abs(angles[1] - angles[0]) > 60  # the clump jumps round the ring between the first two snapshots
+assert sum(m >= 5 for m, _, _, _ in per_snapshot["less-momentum"]) >= 3
+assert modes_c <= 2 and modes_m >= modes_c + 3 and modes_n == 8 and hq_n >= 0.8, [runs[k][2] for k in runs]
+assert hq_m < hq_n  # less momentum covers more modes, but without a decaying rate its samples stay loose
+nons_hq = [q for _, q, _, _ in per_snapshot["nonsaturating"]]
+assert nons_hq[0] < 0.05 and nons_hq[0] < nons_hq[-1] - 0.1, nons_hq  # loose at first, then tightens onto the modes
+print(f"modes covered: collapse {modes_c}, less-momentum {modes_m}, nonsaturating {modes_n} of 8; "
+      f"nonsaturating high-quality share per snapshot: {[round(q, 2) for q in nons_hq]}")
+
 # %% [markdown]
-# The collapsing run (top) spends its training on one or two modes at a time, and the modes
-# it holds change from snapshot to snapshot: the generator chases the discriminator around the
-# ring, as the iterates chased each other around $(0, 0)$. The bottom run spreads over all
-# eight modes and, as its learning rate decays, tightens onto them. The recipe is not
-# magic: on one seed in five it still drops modes (`python -m gdmcourse bench gan` runs five
-# seeds). Notebook 06 changes the game itself, with a critic whose gradients stay useful
-# everywhere.
+# The collapsing run (top) keeps its samples in one clump or arc at a time, mostly off the
+# modes: at the first two snapshots none of them is high-quality, and at the first the clump
+# sits outside the ring (mean radius above 3, partly beyond the plotted square). Between the
+# first two snapshots the clump jumps from the lower right to the upper right of the ring (the
+# printed mean sample turns through more than 60°), then stays there as an arc: the generator
+# is pushed around by the discriminator, as the iterates were pushed around $(0, 0)$, and it
+# ends on a single mode. With one change, $\beta_1 = 0.5$ instead of 0.9, the
+# same run (middle) spreads its samples round the ring, covers at least five modes at three of
+# the four snapshots and several more than the collapsing run at the end, though with its
+# constant learning rate most of its samples are not within 3 std of a mode (they spread along
+# the ring or sit in clumps just beside the modes). The bottom run,
+# without momentum and with a decaying learning rate, starts as a loose ring (one mode, 2%
+# high-quality at the first snapshot) and, as its learning rate decays, tightens onto all eight
+# modes (its high-quality share grows from the first snapshot to the last). These
+# are single runs from one seed; the benchmark `python -m gdmcourse bench gan` trains each
+# recipe from five seeds, and on some seeds even `"nonsaturating"` drops modes. Notebook 06
+# changes the game itself, with a critic whose gradients stay useful everywhere.
 #
 # ## Summary
 #
 # - On $\min_x\max_y xy$, simultaneous gradient steps grow the distance to the equilibrium by
 #   exactly $\sqrt{1+\alpha^2}$ per step, for every step size; alternating steps circle;
-#   extragradient and optimistic steps converge.
-# - GAN training inherits this rotation. It shows as mode collapse and mode hopping, and
-#   optimiser settings that damp the rotation (no momentum, a decaying learning rate) cover all
-#   modes of the 8-Gaussians ring.
+#   extragradient (for $0 < \alpha < 1$) and optimistic steps converge.
+# - Momentum turns the circling of alternating steps into an outward spiral; negative
+#   momentum makes it converge.
+# - GAN training inherits this rotation. It shows as mode collapse and the generator moving
+#   round the ring; less momentum covers more modes, and no momentum with a decaying learning
+#   rate covers all modes of the 8-Gaussians ring in this run.

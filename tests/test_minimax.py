@@ -95,3 +95,27 @@ def test_value_and_grad_take_numpy_grids_and_refuse_nan():
     assert np.array_equal(gx, Y) and np.array_equal(gy, X)
     with pytest.raises(ValueError, match="NaN"):
         mm.value(np.array([np.nan]), np.array([1.0]))
+
+
+def _momentum_matrix(lr, beta):
+    # the linear map (x, y, v_x, v_y) -> next state, written out by hand (an independent route)
+    return np.array([[1, -lr, -lr * beta, 0],
+                     [lr, 1 - lr**2, -lr**2 * beta, lr * beta],
+                     [0, 1, beta, 0],
+                     [1, -lr, -lr * beta, beta]], dtype=float)
+
+
+@pytest.mark.parametrize("beta", [-0.5, 0.5, 0.9])
+def test_momentum_grows_at_the_spectral_radius_of_its_update_matrix(beta):
+    lr, steps = 0.2, 400
+    radius = max(abs(np.linalg.eigvals(_momentum_matrix(lr, beta))))
+    norms = mm.momentum_alternating_gd(1.0, 0.0, lr, steps, beta).norm(dim=1)
+    rate = (norms[-1] / norms[-101]).item() ** (1 / 100)  # asymptotic per-step growth
+    assert rate == pytest.approx(radius, rel=2e-3)
+    assert (radius > 1) == (beta > 0)
+
+
+def test_momentum_zero_is_alternating_and_bad_beta_raises():
+    assert torch.allclose(mm.momentum_alternating_gd(1.0, 0.5, 0.3, 50, 0.0), mm.alternating_gd(1.0, 0.5, 0.3, 50))
+    with pytest.raises(ValueError, match="beta"):
+        mm.momentum_alternating_gd(1.0, 0.0, 0.1, 5, 1.0)
