@@ -151,3 +151,23 @@ def test_gan_does_not_import_wgan():
                 for alias in node.names} | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not any(name == "wgan" or name.endswith(".wgan") for name in imported), imported
+
+
+def test_train_gan_rmsprop_is_the_original_wgan_optimiser(monkeypatch):
+    """optimizer="rmsprop" gives both players torch's RMSprop at their learning rates (no betas);
+    an unknown optimizer is refused before any training."""
+    made = []
+    real_rmsprop = torch.optim.RMSprop
+
+    def spy(params, lr):
+        made.append(lr)
+        return real_rmsprop(params, lr=lr)
+
+    monkeypatch.setattr(torch.optim, "RMSprop", spy)
+    torch.manual_seed(0)
+    G, D = gan.toy_generator(hidden=(8,)), gan.toy_discriminator(hidden=(8,))
+    gan.train_gan(G, D, torch.randn(64, 2), loss="nonsaturating", steps=2, batch_size=16, lr_g=3e-4, lr_d=5e-5,
+                  optimizer="rmsprop", progress=False, device="cpu")
+    assert made == [3e-4, 5e-5]
+    with pytest.raises(ValueError, match="'adam' or 'rmsprop'"):
+        gan.train_gan(G, D, torch.randn(64, 2), steps=1, optimizer="sgd", progress=False, device="cpu")
