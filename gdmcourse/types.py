@@ -29,7 +29,7 @@ __all__ = [
     # training options
     "LRScheduleName", "GANLossName",
     # topic options
-    "MinimaxMethod", "VarianceName", "MaskType",
+    "MinimaxMethod", "VarianceName", "MaskType", "ActivationName",
     # shared named results
     "Point",
 ]
@@ -66,6 +66,9 @@ LRScheduleName = Literal["constant", "cosine", "linear", "warmup-cosine"]
 
 GANLossName = Literal["minimax", "nonsaturating", "wgan-clip", "wgan-gp", "hinge"]
 """The losses :func:`gdmcourse.gan.train_gan` trains with (``gan.LOSSES``)."""
+
+ActivationName = Literal["relu", "elu"]
+"""The nonlinearity between the layers of an MLP VAE (:meth:`gdmcourse.vae.VAE.mlp`)."""
 
 # ------------------------------------------------------------------------------ topics
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +60,7 @@ from torch import nn
 
 from .. import validate
 from ..nets import MLP, ConvDecoder, ConvEncoder
-from ..types import LRScheduleName
+from ..types import ActivationName, LRScheduleName
 from .formulas import (bernoulli_log_likelihood, dynamic_binarize, gaussian_kl, gaussian_log_likelihood,
                        kl_monte_carlo, log_mean_exp, reparameterize)
 from .linear_gaussian import GaussianPosterior, LinearGaussianModel
@@ -83,7 +83,6 @@ class DiagonalGaussian(NamedTuple):
 Shape = Sequence[int]
 
 
-ActivationName = Literal["relu", "elu"]
 #: The nonlinearities an MLP VAE can use between its layers.
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU}
 
