@@ -51,7 +51,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gdmcourse import data, metrics, plot, recipes
+from gdmcourse import data, gan, metrics, plot, recipes
 
 device = gdmcourse.startup(seed=9)
 plot.use_style()
@@ -270,11 +270,13 @@ print(f"real test digits: classifier confident on {real_confident:.2f}")
 # %%
 precisions, recalls = zip(*curve)
 assert precisions[0] > precisions[-1] and recalls[0] < recalls[-1], curve
-assert precisions[1] == max(precisions) and precisions[0] < precisions[1]  # highest at ψ = 0.5, lower at 0.25
+assert min(precisions[:2]) > max(precisions[2:]) + 0.1  # precision is highest at the two smallest ψ
+assert recalls[0] < 0.1 and recalls[-1] > 0.7, recalls
 assert confident[0] < confident[1] < 0.5 < min(confident[3:]) + 0.05 and real_confident > 0.9
 assert confident[0] < min(confident[3:]) - 0.1  # where precision is high, the classifier doubts the samples most
 assert max(confident[:2]) < min(confident[2:])  # fewer confident digits than at any larger ψ
-assert (grids[0] > 0.5).float().mean() > (X_test[:1000] > 0.5).float().mean()  # thicker strokes than real digits
+# the shown samples at ψ = 0.25 are alike: their mean pairwise distance is well below that at ψ = 4
+assert torch.pdist(grids[0].flatten(1)).mean() < 0.7 * torch.pdist(grids[-1].flatten(1)).mean()
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1.6]})
 axes[0].plot(recalls, precisions, "o-")
 for psi, p, r in zip(psis, precisions, recalls):
@@ -284,19 +286,18 @@ plot.image_grid(torch.cat(grids), nrow=8, ax=axes[1], title="rows: ψ = " + ", "
 plt.show()
 
 # %% [markdown]
-# As $\psi$ grows the samples get more varied: recall rises from 0 to about two thirds while
+# As $\psi$ grows the samples get more varied: recall rises from near 0 to about three quarters while
 # precision falls. But look at the rows before believing the precision axis. At $\psi = 0.25$
-# and $0.5$ the samples are a few similar, thick shapes, and the course's classifier is
-# confident that they are digits for only about a third to a half of them (fewer than at any
-# larger $\psi$, and far fewer than the 96% of real test digits), yet k-NN precision is at its
-# *highest* at $\psi = 0.5$. Precision only asks whether a sample's **features** fall inside
+# and $0.5$ the samples are a few similar shapes (mostly 7- and 9-like), and the course's classifier is
+# confident that they are digits for only about a quarter to a half of them (fewer than at
+# any larger $\psi$, and far fewer than the 97% of real test digits), yet k-NN precision is
+# at its *highest* there. Precision only asks whether a sample's **features** fall inside
 # the $k$-NN balls around real digits' features; samples that pile into one well-populated
 # region of feature space score high there, whatever their pixels look like. Precision and
 # recall are only as good as the feature space they are computed in: read them beside the
-# samples and a second measure (here the classifier's confidence). At the very smallest
-# $\psi$ precision drops again: nearly every sample is the same shape (recall 0). No single
-# threshold is "best": the curve is the honest summary, and a single FID hides where on it a
-# model sits.
+# samples and a second measure (here the classifier's confidence). At the smallest $\psi$
+# nearly every sample is the same shape (recall near 0). No single threshold is "best": the
+# curve is the honest summary, and a single FID hides where on it a model sits.
 #
 # **StyleGAN's truncation (lecture 004).** StyleGAN truncates differently: it pulls the
 # *intermediate* latent $w = f(z)$ of its mapping network towards the mean,
@@ -335,6 +336,14 @@ for psi, (p, r), c in zip(style_psis, style_curve, style_confident):
 style_precisions, style_recalls = zip(*style_curve)
 assert all(r1 <= r2 for r1, r2 in zip(style_recalls, style_recalls[1:])), style_recalls  # recall grows with ψ
 assert style_recalls[0] < 0.05 < 0.3 < style_recalls[-1], style_recalls
+assert style_precisions[0] < 0.1 and style_confident[0] < 0.05, (style_precisions, style_confident)  # ψ = 0
+assert style_precisions[1] > style_precisions[-1] + 0.15, style_precisions
+# at equal recall, the two truncations' precisions differ by a few hundredths at most
+order = np.argsort(recalls)
+threshold_at = np.interp(style_recalls[1:], np.array(recalls)[order], np.array(precisions)[order])
+gap = np.abs(threshold_at - np.array(style_precisions[1:])).max()
+print(f"largest precision gap between the two curves at equal recall: {gap:.3f}")
+assert gap < 0.06, gap
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 1.6]})
 axes[0].plot(recalls, precisions, "o-", label="threshold on z (BigGAN)")
 axes[0].plot(style_recalls, style_precisions, "s-", label="towards the mean map (StyleGAN)")
@@ -345,6 +354,15 @@ axes[0].legend(fontsize="small", loc="lower left")
 plot.image_grid(torch.cat(style_grids), nrow=8, ax=axes[1],
                 row_labels=[f"ψ={p:g}" for p in style_psis], title="StyleGAN truncation of the DCGAN's 7×7 map")
 plt.show()
+
+# %% [markdown]
+# The two truncations trace nearly the same precision–recall curve (at equal recall their
+# precisions differ by a few hundredths, asserted): on this generator, how far one
+# truncates matters more than which form. The interpolation form has an end the threshold
+# form lacks: at $\psi = 0$ every sample is the image of the mean map $\hat w$, and that
+# image is no digit at all (precision 0; the classifier is sure of none of them). The
+# "average" intermediate latent is not a typical one, which is why StyleGAN stops at
+# $\psi = 0.7$ and truncates only the coarse layers.
 #
 # ## 5. SSIM: when the squared error cannot tell
 #
@@ -431,8 +449,14 @@ assert all(r["fid"] > real_row["fid"] for label, r in rows.items() if label != "
 assert all(1 <= r["is"] <= 10 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in rows.values())
 vae_row, ddpm_row = rows["VAE"], rows["DDPM (DDIM-50)"]
 assert ddpm_row["fid"] < vae_row["fid"] and ddpm_row["is"] > vae_row["is"] and ddpm_row["recall"] > vae_row["recall"], rows
+models_ = ["DDPM (DDIM-50)", "VQ-VAE + PixelCNN", "DCGAN", "VAE"]
+assert [rows[m]["fid"] for m in models_] == sorted(rows[m]["fid"] for m in models_), rows   # FID: this order
+assert [rows[m]["is"] for m in models_] == sorted((rows[m]["is"] for m in models_), reverse=True), rows  # IS too
+assert max(models_, key=lambda m: rows[m]["precision"]) == "VAE", rows
+assert max(models_, key=lambda m: rows[m]["recall"]) == "DDPM (DDIM-50)", rows
+assert min(models_, key=lambda m: rows[m]["precision"]) == min(models_, key=lambda m: rows[m]["recall"]) == "DCGAN"
 print("every model is further from the test digits than held-out real digits are (FID); "
-      "the DDPM beats the VAE on FID, IS and recall")
+      "the DDPM beats the VAE on FID, IS and recall; FID and IS rank the models alike, precision and recall do not")
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
@@ -441,17 +465,17 @@ for ax, (label, x) in zip(axes, samples.items()):
 plt.show()
 
 # %% [markdown]
-# **What the table shows.** (Measured when this notebook was stored: FID 150 DDPM, 205 VQ-VAE,
-# 299 DCGAN, 605 VAE, against 24 for held-out real digits.) FID and IS rank the models the
+# **What the table shows.** (Measured when this notebook was stored: FID 139 DDPM, 205 VQ-VAE,
+# 261 DCGAN, 275 VAE, against 24 for held-out real digits.) FID and IS rank the models the
 # same way: DDPM, VQ-VAE, DCGAN, VAE. Precision and recall say *why*, and they do not follow
-# that order. The VAE's samples are Bernoulli means, smooth "average" digits: the ones it
-# draws sit inside the real manifold about as often as any model's (precision ≈ 0.77), but
-# they cover the least of it (recall ≈ 0.65): typical, blurry, alike. The DDPM covers the
-# real digits as well as held-out real data does (recall ≈ 0.9) with the lowest precision:
-# varied digits, some malformed (notebook 08's samples). The short-trained DCGAN is low on
-# both. IS, computed without looking at real data, cannot separate these cases; FID mixes
-# them into one number. All of it is seen through one small classifier, at N = 1,000 (§2):
-# compare these values only with other rows of this table.
+# that order. The VAE's samples are Bernoulli means, smooth digits: they have the highest
+# precision of the four models (≈ 0.75, they sit inside the real manifold) but less variety
+# than the DDPM's (recall ≈ 0.79). The DDPM covers the real digits as well as held-out real
+# data does (recall ≈ 0.9), with lower precision: varied digits, some malformed (notebook
+# 08's samples). The DCGAN is lowest on both: wobbly strokes and a narrower range of shapes
+# (notebook 04). IS, computed without looking at real data, cannot separate these cases;
+# FID mixes them into one number. All of it is seen through one small classifier, at
+# N = 1,000 (§2): compare these values only with other rows of this table.
 #
 # ## Summary
 #
