@@ -39,7 +39,8 @@ from .types import GANLossName
 __all__ = [
     "optimal_discriminator", "jensen_shannon", "generator_criterion",
     "discriminator_loss", "generator_loss_minimax", "generator_loss_nonsaturating",
-    "check_outputs", "ModeCoverage", "mode_coverage", "GANLoss", "LOSSES", "gan_objectives", "train_gan", "sample",
+    "check_outputs", "ModeCoverage", "mode_coverage", "GANLoss", "LOSSES", "gan_objectives", "train_gan",
+    "truncate_towards_mean", "sample",
     "toy_generator", "toy_discriminator",
 ]
 
@@ -456,9 +457,12 @@ def truncate_towards_mean(w: torch.Tensor, w_mean: torch.Tensor, psi: float) -> 
     is the other truncation of the lectures.
 
     Raises:
-        ValueError: ``psi`` is not a finite number, or ``w_mean`` does not broadcast against ``w``.
+        ValueError: ``psi`` is not a finite number, ``w`` or ``w_mean`` holds NaN or infinite values,
+            or ``w_mean`` does not broadcast against ``w``.
     """
     psi = validate.finite_number(psi, "psi")
+    w = validate.tensor(w, "w", min_rank=1, nonempty=False, floating=True, expected="(B, ...) latents")
+    w_mean = validate.tensor(w_mean, "w_mean", floating=True, expected="the mean latent, broadcastable against w")
     try:
         torch.broadcast_shapes(w.shape, w_mean.shape)
     except RuntimeError:
