@@ -98,7 +98,7 @@ print(f"device: {device.type}, profile: {PROFILE}")
 #
 # so the gap is exactly the KL divergence from the encoder to the true posterior, and
 # maximising $\mathcal L$ over $\phi$ pulls $Q_\phi$ towards the posterior while maximising it
-# over $\theta$ raises the likelihood. A VAE minimises
+# over $\theta$ raises the bound, and with it (usually) the likelihood. A VAE minimises
 # $-\mathcal L = \mathbb E_Q[-\log P_\theta(x|z)] + D_\textrm{KL}(Q \,\|\, P(z))$: a
 # **reconstruction loss** plus a **latent loss**.
 
@@ -283,7 +283,7 @@ with torch.no_grad():
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.4))
 plot.image_grid(samples, nrow=10, ax=ax1, title="samples: decode z ~ N(0, I)")
 plot.image_grid(torch.cat([x_bin[:10], recon[:10], x_bin[10:20], recon[10:20]]), nrow=10, ax=ax2,
-                title="binarised test images / reconstructions")
+                row_labels=["test", "recon.", "test", "recon."], title="binarised test images and their reconstructions")
 plt.show()
 from gdmcourse import metrics
 
@@ -311,7 +311,7 @@ top_dims = mu_test.var(dim=0).argsort(descending=True)[:4].tolist()
 values = torch.linspace(-3, 3, 9).tolist()
 grid = V.latent_traversal(model, mu_test[0], top_dims, values)     # (4, 9, 1, 28, 28)
 plot.image_grid(grid.flatten(0, 1), nrow=len(values), row_labels=[f"$z_{{{j}}}$" for j in top_dims],
-                col_labels=[f"{v:+.1f}" for v in values],
+                col_labels=[f"{v:+.2f}" for v in values],
                 title="one code, one latent coordinate (row) swept from −3 to 3 (columns)")
 plt.show()
 
@@ -347,7 +347,7 @@ widgets.explore(draw_code, static=[{"a": -2.0, "b": -2.0}, {"a": 0.0, "b": 0.0},
 
 # %%
 pairs = [(0, 1), (2, 3), (4, 7)]
-ts = torch.linspace(0, 1, 10)
+ts = torch.linspace(0, 1, 11)
 with torch.no_grad():
     codes = torch.cat([(1 - ts[:, None]) * mu_test[a] + ts[:, None] * mu_test[b] for a, b in pairs])
     interp = torch.sigmoid(model.decode(codes.to(device))).cpu()
@@ -357,14 +357,15 @@ plot.image_grid(interp, nrow=len(ts), row_labels=[f"{y_test[a]} → {y_test[b]}"
 plt.show()
 confidence = digit_reader.probs(interp).max(1).values.reshape(len(pairs), len(ts))
 print("classifier confidence along each path:\n", confidence.numpy().round(2))
-assert (confidence > 0.5).float().mean() >= 0.9, confidence
-assert (confidence[:, [0, -1]] > 0.5).all() and confidence.min() == confidence[:, 1:-1].min()
+assert (confidence > 0.5).all(), confidence
+assert (confidence[:, 1:-1].min(dim=1).values < 0.95).all(), confidence  # each path dips where the digit switches
 
 # %% [markdown]
-# Nearly every intermediate code decodes to an image the classifier reads confidently as one
-# digit (at least 90% of them above 50% confidence, asserted): the KL term keeps the codes
-# of different digits in one connected region around the origin. The least confident images
-# lie inside the paths, where the identity switches from one digit to the other.
+# Every intermediate code decodes to an image the classifier reads as one digit with over
+# 50% confidence (asserted): the KL term keeps the codes of different digits in one
+# connected region around the origin. Each path's confidence dips near its middle, where the
+# identity switches from one digit to the other (one endpoint, this VAE's decoding of a test
+# 9, is also read with only about 51% confidence).
 
 # %% [markdown]
 # ## 5. Test log-likelihood with the importance-weighted bound
@@ -407,8 +408,9 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The estimate drops by about 3.5 nats from $k = 1$ (the ELBO) to $k = 500$, most of it by
-# $k = 10$, and flattens: most of the gap between ELBO and $\log p(x)$ is closed. Burda et al.
+# The estimate drops by about 3.6 nats from $k = 1$ (the ELBO) to $k = 500$, most of it by
+# $k = 10$, and changes less and less per tenfold $k$ (how much of the gap to $\log p(x)$
+# remains, no finite $k$ can tell). Burda et al.
 # (2016, table 1) report 86.76 nats for their VAE with one stochastic layer (784-200-200-50,
 # tanh, trained for 3,280 passes over the data). Ours, about 90 nats, has wider deterministic
 # layers but 32 latent units and 30 epochs, and is scored with $k = 500$ instead of 5,000 on
@@ -444,10 +446,11 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# A few units carry most of the information (variance of their means near 1, the prior's).
-# After 30 epochs a quarter of the 32 units are inactive by Burda's criterion, and half of
-# those have collapsed completely (variance below $10^{-3}$: they encode nothing, and their
-# posterior is the prior for every image). The model found about 24 directions worth their
+# About 18 units vary strongly across images (variance of their means near 1, the
+# prior's), a few more weakly. After 30 epochs a quarter of the 32 units are inactive by
+# Burda's criterion, and half of those have collapsed completely (variance of their means
+# below $10^{-3}$: their mean barely moves from image to image, so they carry almost no
+# information about $x$). The model found about 24 directions worth their
 # KL cost; a larger KL weight switches off more, as we see next.
 
 # %% [markdown]
@@ -499,7 +502,7 @@ ax2.set_yscale("log")
 ax2.set_xlabel("latent unit (sorted)")
 ax2.set_ylabel("mean KL of the unit (nats)")
 ax2.set_title("KL per latent unit")
-ax2.legend()
+ax2.legend(loc="upper right")
 plt.tight_layout()
 plt.show()
 
@@ -540,7 +543,7 @@ sigma2_fashion = torch.cat([lv.exp().cpu() for _, lv in moments])
 # the aggregate posterior's variance per axis: Var(mu) + E[sigma^2] (law of total variance)
 aggregate_var = mu_fashion.var(0) + sigma2_fashion.mean(0)
 inside = (mu_fashion.norm(dim=1) < 3).float().mean().item()  # N(0, I) puts 98.9% of its mass there
-print(f"final training loss {fashion_history.loss[-1]:.1f} nats")
+print(f"training loss of the last batch {fashion_history.loss[-1]:.1f} nats")
 print(f"posterior means: mean {mu_fashion.mean(0).numpy().round(2)}, std {mu_fashion.std(0).numpy().round(2)}, "
       f"{100 * inside:.1f}% within radius 3")
 print(f"posterior std, mean over images: {sigma2_fashion.sqrt().mean(0).numpy().round(2)}; "
@@ -556,7 +559,8 @@ assert (aggregate_var > 1.5).all(), aggregate_var                          # but
 assert (sigma2_fashion.sqrt().mean(0) < 0.5).all(), sigma2_fashion.mean(0)  # each posterior much narrower
 assert near_origin < 0.5 * (1 - math.exp(-0.5)), near_origin               # and hollow in the middle
 print("the codes are centred at the origin, but the aggregate posterior is wider than the prior in both axes,")
-print("each image's posterior is far narrower than N(0, I), and the prior's densest region is nearly empty.")
+print("each image's posterior is far narrower than N(0, I), and the prior's densest region holds under half")
+print("the share of codes the prior would put there.")
 
 # %%
 from scipy.stats import norm
@@ -645,6 +649,6 @@ plot.image_grid(torch.cat(rows_), nrow=n_per, row_labels=[f"y = {d}" for d in ra
 plt.show()
 
 # %% [markdown]
-# Each row shows the requested digit (the classifier agrees for at least 90% of the samples of
-# every digit), and each column keeps the same $z$: the code carries the style (slant,
+# Each row shows the requested digit (the classifier agrees for at least 99% of the samples of
+# every digit; the assert asks for 90%), and each column keeps the same $z$: the code carries the style (slant,
 # thickness, width) and the label carries the identity.

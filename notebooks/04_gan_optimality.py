@@ -118,9 +118,10 @@ ax.set_title("the optimal discriminator for a fixed generator")
 plt.show()
 
 # %% [markdown]
-# The two agree to the brute-force grid's resolution. $D^*$ is close to 1 on the data's two
-# bumps, close to 0 in the tails and the gap that only $p_G$ covers, and crosses $\tfrac12$
-# exactly where the densities cross.
+# The two agree to the brute-force grid's resolution. $D^*$ rises to about 0.8 on the data's
+# left bump and about 0.65 on the right one (where $p_G$ has mass too), falls close to 0 in
+# the tails and in the gap that only $p_G$ covers, and crosses $\tfrac12$ exactly where the
+# densities cross.
 #
 # **Check 2: a trained discriminator.** A network never sees densities, only samples. Train a
 # small MLP with the discriminator's loss (the negated value of the game, i.e. binary
@@ -161,12 +162,13 @@ ax.plot(xs, d_star, "k", lw=2, label="$D^*_G = p_{data}/(p_{data}+p_G)$")
 ax.plot(xs, d_trained, "C3--", lw=2, label="trained $D = \\sigma(\\mathrm{MLP}(x))$")
 ax.fill_between(xs, 0, 1, where=~inside, color="0.9", label="hardly any samples")
 ax.set(xlabel="$x$", ylabel="$D(x)$", ylim=(0, 1), title="a discriminator trained on samples finds $D^*$")
-ax.legend(loc="lower left", fontsize="small")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
 plt.show()
 
 # %% [markdown]
-# Where there are samples, the trained network lands on the formula (here within 0.03 on
-# average); far out in the tails it has nothing to learn from and just extrapolates.
+# Where there are samples, the trained network lands on the formula (the printed error: about
+# 0.01 on average, under 0.03 everywhere); far out in the tails it has nothing to learn from
+# and just extrapolates.
 #
 # **The density-ratio trick (lecture 004).** Read the boxed formula backwards:
 # $D^*/(1 - D^*) = p_{data}/p_G$. A classifier trained to tell samples of two distributions
@@ -280,7 +282,8 @@ assert len(minima) == 2 and len(maxima) == 1 and minima[0] < maxima[0] < minima[
 assert abs(minima[0] - (-1.4)) <= 0.2 and abs(best - 1.2) <= 0.2 and best == minima[1]  # the right bump wins
 assert (np.diff(via_jsd[:mus.tolist().index(minima[0]) + 1]) < 0).all()  # left of the left bump: C falls towards it
 assert via_jsd.min() > -math.log(4) + 0.3 and max(via_jsd[0], via_jsd[-1]) > -0.4  # far away: near 0, not -log 4
-#
+
+# %% [markdown]
 # ## Saturation: why nobody trains $G$ on $\log(1 - D(G(z)))$
 #
 # The discriminator outputs a logit $\ell$ and $D = \sigma(\ell)$. The generator's gradient
@@ -316,8 +319,8 @@ axes[1].plot(D, 1 - D, "k:")
 axes[1].axvspan(0, 0.05, color="C3", alpha=0.1, label="early training")
 axes[1].set(xlabel="$D(G(z))$", ylabel="$|\\partial\\, \\mathrm{loss} / \\partial \\ell|$",
             title="gradient reaching the generator")
-for ax in axes:
-    ax.legend(fontsize="small")
+axes[0].legend(fontsize="small")
+axes[1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 fig.tight_layout()
 plt.show()
 for d in [0.001, 0.01, 0.5]:
@@ -392,8 +395,9 @@ print("both identities hold to 1e-5; at mu0 = 0.5 the two generator losses even 
 # %% [markdown]
 # The finite differences agree with the divergences to six digits. And here the two
 # "equivalent" losses disagree in sign: gradient descent on the minimax loss moves the mean
-# left (towards the left bump, the direction in which $2\,\mathrm{JSD}$ falls), the non-saturating
-# loss moves it right. Same fixed point, different paths, and which local optimum a generator
+# left (towards the left bump, the direction in which $2\,\mathrm{JSD}$ falls for this wider
+# generator, $\sigma = 1.5$; the $\sigma = 1$ curve of $C(G)$ above falls the other way at
+# $\mu = 0.5$), the non-saturating loss moves it right. Same fixed point, different paths, and which local optimum a generator
 # reaches can depend on the loss it is trained with.
 
 # %% [markdown]
@@ -430,7 +434,7 @@ axes[0].set(xlabel="$x$", ylabel="density", title="what the generator learned")
 axes[0].legend(fontsize="small")
 axes[1].plot(xs, d_final, "C3", label="trained $D$")
 axes[1].axhline(0.5, color="k", ls=":", label="$D^* = 1/2$ when $p_G = p_{data}$")
-axes[1].fill_between(xs, 0, 1, where=~in_data, color="0.9")
+axes[1].fill_between(xs, 0, 1, where=~in_data, color="0.9", label="$p_{data} < 0.05$")
 axes[1].set(xlabel="$x$", ylabel="$D(x)$", ylim=(0, 1), title="the discriminator at the end")
 axes[1].legend(fontsize="small")
 fig.tight_layout()
@@ -478,9 +482,9 @@ ax.plot(xs, d_star_kde, "k", lw=2, label="$D^*$ from $p_{data}$ and a KDE of $p_
 ax.plot(xs, d_probe, "C2--", lw=2, label="fresh discriminator on the final samples")
 ax.plot(xs, d_final, "C3", lw=1.5, label="discriminator at the end of training")
 ax.axhline(0.5, color="k", ls=":", lw=1)
-ax.fill_between(xs, 0, 1, where=~in_data, color="0.9")
+ax.fill_between(xs, 0, 1, where=~in_data, color="0.9", label="$p_{data} < 0.05$")
 ax.set(xlabel="$x$", ylabel="$D(x)$", ylim=(0, 1), title="a fresh discriminator still tells the two apart")
-ax.legend(loc="lower left", fontsize="small")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
 plt.show()
 
 # %% [markdown]
@@ -599,16 +603,17 @@ ts = torch.linspace(0, 1, 9)[:, None]
 z_path = torch.cat([(1 - ts) * z_ends[0] + ts * z_ends[1], (1 - ts) * z_ends[2] + ts * z_ends[3]])
 with torch.no_grad():
     path = ((dcgan.model(z_path.to(device)) + 1) / 2).clamp(0, 1).cpu()
-steps_ = (path[1:9] - path[:8]).flatten(1).norm(dim=1)
-print("pixel distance between neighbours along the first path:", steps_.numpy().round(1))
-assert steps_.max() < 0.5 * (path[8] - path[0]).norm(), steps_   # no single jump makes the change
+for row in (path[:9], path[9:]):
+    steps_ = (row[1:] - row[:-1]).flatten(1).norm(dim=1)
+    print("pixel distance between neighbours along a path:", steps_.numpy().round(1))
+    assert steps_.max() < 0.5 * (row[-1] - row[0]).norm(), steps_   # no single jump makes the change
 plot.image_grid(path, nrow=9, row_labels=["path 1", "path 2"], col_labels=[f"{t:.2f}" for t in ts.squeeze(1).tolist()],
                 title="DCGAN: decoding (1 − t) z_a + t z_b, t from 0 to 1")
 plt.show()
 
 # %% [markdown]
 # Along each row the digit morphs step by step (no single step makes more than half of the
-# total change, asserted above), and the in-between images are digit-like strokes rather than
+# row's total change, asserted for both paths), and the in-between images are digit-like strokes rather than
 # a cross-fade of the two ends.
 #
 # ## A conditional GAN: ask for a digit
@@ -646,10 +651,11 @@ plot.image_grid(digits, nrow=10, title="conditional DCGAN: columns are the reque
 plt.show()
 
 # %% [markdown]
-# Each column is one requested digit, each row a different noise vector $z$: the label fixes
-# *what* is drawn, $z$ *how* (slant, thickness). The classifier reads the requested digit in
-# over half of 500 samples (the printed shares, asserted above; chance is 10%), but not
-# equally for every digit: the short training leaves some classes rough.
+# Each column is one requested digit, and every image has its own noise vector $z$: the label
+# fixes *what* is drawn, $z$ *how* (slant, thickness). The classifier reads the requested
+# digit in about nine of ten of 500 samples on average (the printed shares; the assert asks
+# for over half, chance is 10%), but not equally for every digit: the short training leaves
+# some classes, 8 and 9 here, rougher than the others.
 #
 # ## Summary
 #

@@ -205,8 +205,9 @@ plt.show()
 #
 # - **dropping modes** (samples from only 10 of the 25 components) keeps every sample
 #   realistic but leaves most of the data uncovered: recall falls, precision stays;
-# - **blurring** (each component 3× wider) keeps every mode but puts many samples between
-#   them: precision falls, recall stays.
+# - **blurring** (each component 3× wider) keeps every mode but spreads each one's samples
+#   beyond the tight real clusters, outside the real points' k-NN balls: precision falls,
+#   recall stays.
 
 # %%
 real_toy = data.toy2d("25gaussians", 2000, seed=0)
@@ -288,7 +289,7 @@ plt.show()
 # %% [markdown]
 # As $\psi$ grows the samples get more varied: recall rises from near 0 to about three quarters while
 # precision falls. But look at the rows before believing the precision axis. At $\psi = 0.25$
-# and $0.5$ the samples are a few similar shapes (mostly 7- and 9-like), and the course's classifier is
+# and $0.5$ the samples vary little (a few narrow 7-, 3- and 9-like shapes), and the course's classifier is
 # confident that they are digits for only about a quarter to a half of them (fewer than at
 # any larger $\psi$, and far fewer than the 97% of real test digits), yet k-NN precision is
 # at its *highest* there. Precision only asks whether a sample's **features** fall inside
@@ -296,7 +297,7 @@ plt.show()
 # region of feature space score high there, whatever their pixels look like. Precision and
 # recall are only as good as the feature space they are computed in: read them beside the
 # samples and a second measure (here the classifier's confidence). At the smallest $\psi$
-# nearly every sample is the same shape (recall near 0). No single threshold is "best": the
+# the samples vary least (recall near 0). No single threshold is "best": the
 # curve is the honest summary, and a single FID hides where on it a model sits.
 #
 # **StyleGAN's truncation (lecture 004).** StyleGAN truncates differently: it pulls the
@@ -359,8 +360,9 @@ plt.show()
 # The two truncations trace nearly the same precision–recall curve (at equal recall their
 # precisions differ by a few hundredths, asserted): on this generator, how far one
 # truncates matters more than which form. The interpolation form has an end the threshold
-# form lacks: at $\psi = 0$ every sample is the image of the mean map $\hat w$, and that
-# image is no digit at all (precision 0; the classifier is sure of none of them). The
+# form lacks: at $\psi = 0$ every sample is the image of the mean map $\hat w$, a blurred,
+# 9-like blob that lies outside the real manifold (precision 0) and that the classifier is
+# never sure of. The
 # "average" intermediate latent is not a typical one, which is why StyleGAN stops at
 # $\psi = 0.7$ and truncates only the coarse layers.
 #
@@ -420,7 +422,7 @@ plt.show()
 # trained by the command recorded beside its sha256 with the recipe of its notebook:
 #
 # - **VAE** (notebook 02's recipe, MLP 784-512-256-32): Bernoulli means of decoded $z \sim \mathcal N(0, I)$;
-# - **DCGAN** (notebook 04's recipe, Radford et al.'s rules, 4,000 steps): $G(z)$, no truncation;
+# - **DCGAN** (notebook 04's recipe, Radford et al.'s rules, 5,000 steps): $G(z)$, no truncation;
 # - **VQ-VAE** (notebook 07, K = 128): PixelCNN-prior code maps, decoded;
 # - **DDPM** (notebook 08's UNet): DDIM with 25 steps, to keep this notebook within its time
 #   (sampling 1,000 digits takes 25 passes of the UNet over all of them). More steps score
@@ -467,15 +469,17 @@ for ax, (label, x) in zip(axes, samples.items()):
 plt.show()
 
 # %% [markdown]
-# **What the table shows.** (Measured when this notebook was stored: FID 150 DDPM, 205 VQ-VAE,
+# Sixteen samples of each model, drawn from the same seeds as the table's 1,000.
+#
+# **What the table shows.** (In the table above: FID 150 DDPM, 205 VQ-VAE,
 # 261 DCGAN, 275 VAE, against 24 for held-out real digits.) FID ranks the models DDPM,
 # VQ-VAE, DCGAN, VAE, and IS nearly the same way (the DDPM and the VQ-VAE tie at 7.2).
 # Precision and recall say *why*, and they do not follow that order. The VAE's samples are Bernoulli means, smooth digits: they have the highest
 # precision of the four models (≈ 0.75, they sit inside the real manifold) but less variety
 # than the DDPM's (recall ≈ 0.79). The DDPM covers the real digits as well as held-out real
-# data does (recall ≈ 0.9), with lower precision: varied digits, some malformed (notebook
-# 08's samples). The DCGAN is lowest on both: wobbly strokes and a narrower range of shapes
-# (notebook 04). IS, computed without looking at real data, cannot separate these cases;
+# data does (recall ≈ 0.9), with lower precision: varied shapes, many of the DDIM-25 samples
+# shown malformed. The DCGAN is lowest on both in feature space, although the 16 samples
+# shown look legible: the k-NN measures and the eye do not always agree. IS, computed without looking at real data, cannot separate these cases;
 # FID mixes them into one number. All of it is seen through one small classifier, at
 # N = 1,000 (§2): compare these values only with other rows of this table.
 #
