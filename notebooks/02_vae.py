@@ -573,7 +573,10 @@ quantiles = torch.tensor(norm.ppf(np.linspace(0.03, 0.97, 15)), dtype=torch.floa
 grid2d = torch.stack(torch.meshgrid(quantiles, quantiles.flip(0), indexing="xy"), dim=-1).reshape(-1, 2)
 with torch.no_grad():
     manifold = torch.sigmoid(vae2d.decode(grid2d.to(device))).cpu()
-plot.image_grid(manifold, nrow=15, ax=axes[1], title=r"decoded prior quantiles $\Phi^{-1}(u_1), \Phi^{-1}(u_2)$")
+plot.image_grid(manifold, nrow=15, ax=axes[1], title=r"decoded prior quantiles $\Phi^{-1}(u_1), \Phi^{-1}(u_2)$",
+                col_labels=[f"{q:.1f}" if i % 2 == 0 else "" for i, q in enumerate(quantiles.tolist())],
+                row_labels=[f"{q:.1f}" if i % 2 == 0 else "" for i, q in enumerate(quantiles.flip(0).tolist())])
+axes[1].set(xlabel=r"$z_1$", ylabel=r"$z_2$")
 plt.tight_layout()
 plt.show()
 

@@ -150,14 +150,17 @@ assert all(np.diff(fids["noise"]) > 0) and all(np.diff(fids["blur"]) > 0), fids
 print("FID grows monotonically with both the noise level and the blur width")
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.3]})
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.3]})
 axes[0].plot(levels["noise"], fids["noise"], "o-")
 axes[0].set(xlabel="noise std (pixels in [0, 1])", ylabel="FID vs clean half", title="Gaussian noise")
 axes[1].plot(levels["blur"], fids["blur"], "o-", color="C1")
 axes[1].set(xlabel="blur std (pixels)", ylabel="FID vs clean half", title="Gaussian blur")
 strip = torch.cat([(clean[:1] + s * noise[:1]).clamp(0, 1) for s in levels["noise"]]
                   + [gaussian_blur(clean[:1], s) if s else clean[:1] for s in levels["blur"]])
-plot.image_grid(strip, nrow=5, ax=axes[2], title="top: noise levels, bottom: blur levels")
+plot.image_grid(strip, nrow=5, ax=axes[2], row_labels=["noise", "blur"],
+                col_labels=[f"{a:g} / {b:g}" for a, b in zip(levels["noise"], levels["blur"])],
+                title="one test digit, corrupted (noise std / blur std)")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -221,8 +224,9 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharex=True, sharey=True)
 for ax, (name, fake) in zip(axes, fakes.items()):
     ax.scatter(*real_toy.T, s=2, color="C1", label="real")
     ax.scatter(*fake.T, s=2, color="C0", alpha=0.5, label="generated")
-    ax.set(title=f"{name}\nprecision {pr[name][0]:.2f}, recall {pr[name][1]:.2f}", aspect="equal")
-axes[0].legend(loc="lower left", fontsize=8, markerscale=4)
+    ax.set(title=f"{name}\nprecision {pr[name][0]:.2f}, recall {pr[name][1]:.2f}", aspect="equal", xlabel="$x_1$")
+axes[0].set_ylabel("$x_2$")
+axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, markerscale=4)
 plt.show()
 
 # %%
@@ -283,7 +287,8 @@ axes[0].plot(recalls, precisions, "o-")
 for psi, p, r in zip(psis, precisions, recalls):
     axes[0].annotate(f"ψ={psi:g}", (r, p), textcoords="offset points", xytext=(4, 4), fontsize=8)
 axes[0].set(xlabel="recall (diversity)", ylabel="precision (fidelity)", title="truncation: a trade-off curve")
-plot.image_grid(torch.cat(grids), nrow=8, ax=axes[1], title="rows: ψ = " + ", ".join(f"{p:g}" for p in psis))
+plot.image_grid(torch.cat(grids), nrow=8, ax=axes[1], row_labels=[f"ψ={p:g}" for p in psis],
+                title="threshold truncation of the DCGAN's z")
 plt.show()
 
 # %% [markdown]
