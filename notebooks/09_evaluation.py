@@ -356,7 +356,7 @@ axes[0].plot(style_recalls, style_precisions, "s-", label="towards the mean map 
 for psi, p, r in zip(style_psis, style_precisions, style_recalls):
     axes[0].annotate(f"ψ={psi:g}", (r, p), textcoords="offset points", xytext=(4, -10), fontsize=8)
 axes[0].set(xlabel="recall (diversity)", ylabel="precision (fidelity)", title="two truncations")
-axes[0].legend(fontsize="small", loc="lower left")
+axes[0].legend(fontsize="small", loc="lower right")
 plot.image_grid(torch.cat(style_grids), nrow=8, ax=axes[1],
                 row_labels=[f"ψ={p:g}" for p in style_psis], title="StyleGAN truncation of the DCGAN's 7×7 map")
 plt.show()
