@@ -320,7 +320,7 @@ axes[1].axvspan(0, 0.05, color="C3", alpha=0.1, label="early training")
 axes[1].set(xlabel="$D(G(z))$", ylabel="$|\\partial\\, \\mathrm{loss} / \\partial \\ell|$",
             title="gradient reaching the generator")
 axes[0].legend(fontsize="small")
-axes[1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+axes[1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
 fig.tight_layout()
 plt.show()
 for d in [0.001, 0.01, 0.5]:
