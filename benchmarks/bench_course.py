@@ -24,13 +24,13 @@ can be compared. Asserts nothing.
     python -m gdmcourse bench
     python benchmarks/bench_course.py [--skip-notebooks] [--out FILE]
 
-Measured 2026-11-30 on the course's CI-like machine (2 cores, one thread, nothing else
-running; benchmarks/results.json holds the full record): lecture notebooks 4-85 s each
-(07 VQ-VAE the slowest at 85 s, 09 evaluation 77 s), solutions 3-10 s, 444 s for all 18;
-VAE NLL 96.81 nats; toy GAN 8/8 modes, 92% high-quality; VQ-VAE perplexity 92.9 of 128,
-no dead codes; swiss-roll DDPM energy-distance ratio 1.1; FID / precision / recall at
-N = 1,000: real 23.7 / 0.90 / 0.88, VAE 604.7 / 0.77 / 0.65, DCGAN 299.0 / 0.68 / 0.68,
-VQ-VAE 205.4 / 0.73 / 0.84, DDPM (DDIM-25) 150.3 / 0.68 / 0.90.
+Measured 2026-12-01 on the course's CI-like machine (AMD EPYC with AVX-512, 2 cores, one
+thread; benchmarks/results.json holds the full record): lecture notebooks 6-99 s each (09
+evaluation the slowest at 99 s, 04 at 64 s), 423 s for the nine, solutions 4-13 s; VAE NLL
+89.64 nats; CVAE: the classifier reads at least 99% of every requested digit; toy GAN 8/8
+modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID / precision / recall at N = 1,000:
+real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN 261.4 / 0.64 / 0.71, VQ-VAE
+205.4 / 0.73 / 0.84, DDPM DDIM-50 139.3 / 0.67 / 0.91 (130 s to sample), DDPM ancestral (T = 1,000) from the same 1,000 x_T 88.8 / 0.71 / 0.91 (3,275 s to sample, half of it beside a CI run).
 """
 
 from __future__ import annotations
