@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from typing import Any, get_args
 
 import numpy as np
@@ -119,8 +120,6 @@ def progress_bar(iterable: Any = None, *, total: int | None = None, desc: str = 
     ``options`` go to ``tqdm`` (``unit``, ``unit_scale``, ...).
     """
     if os.environ.get("GDM_HEADLESS") == "1":
-        import sys
-
         from tqdm.std import tqdm
 
         return tqdm(iterable, total=total, desc=desc, disable=disable, leave=True, file=sys.stderr,
