@@ -10,8 +10,10 @@ printed or stored; for each submission it
    or deleted one is reported; the answer cells (those whose exercise version says
    ``raise NotImplementedError``) and cells the student added come from the submission;
 2. runs that notebook in a fresh kernel with a minimal environment (:func:`kernel_env`: no variable
-   of the grader's shell), from a temporary folder, with a time limit per cell and per notebook;
-   errors do not stop the run, and the kernel's own output is discarded;
+   of the grader's shell), from a temporary folder, with a time limit per cell and per notebook
+   (counted after the grader's own imports, :data:`WARM_UP`, which have a limit of their own: on a
+   busy machine an import interrupted half-way would break every later cell); errors do not stop
+   the run, and the kernel's own output is discarded;
 3. in the same kernel, calls the instructor's checks itself, freshly imported
    (:mod:`gdmcourse.course.checks.isolated`), on the functions the answers defined, one check per
    cell with its own time limit, and reads each result from a file in a folder made after the
@@ -274,6 +276,11 @@ def run_submission(path: Path, exercise_path: Path, *, cell_timeout: float = 120
     return records, edits, "; ".join(dict.fromkeys(problems))
 
 
+#: What every grading kernel imports before a student's cell runs (not counted in the student's time).
+WARM_UP = "import matplotlib.pyplot\nimport torch\nimport gdmcourse.course.checks\nimport gdmcourse.plot"
+WARM_UP_TIMEOUT = 300.0
+
+
 def _session(nb: Any, path: Path, tmp: Path, skip: set[int], checks: list[tuple[str, list[str]]], cell_timeout: float,
              deadline: float, problems: list[str]) -> tuple[dict[str, dict[str, Any]], int | str | None]:
     """One kernel: the student's cells (but ``skip``), then one grader cell per check.
@@ -310,7 +317,22 @@ def _session(nb: Any, path: Path, tmp: Path, skip: set[int], checks: list[tuple[
     try:
         with client.setup_kernel(cwd=str(work), env=kernel_env(str(home)), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, cleanup_kc=True):
-            for index, cell in enumerate(run.cells):  # the student's cells, within the notebook's limit
+            # The grader's own imports first, with a limit of their own: on a busy machine importing torch
+            # can take longer than a cell's limit, and an import interrupted half-way breaks every later cell.
+            started = time.monotonic()
+            students = run.cells[:]
+            warm = nbformat.v4.new_code_cell(WARM_UP)
+            run.cells.append(warm)  # nbclient stores each executed cell at its index: give this one its own
+            limit["s"] = max(cell_timeout, WARM_UP_TIMEOUT)
+            client.execute_cell(warm, len(run.cells) - 1)
+            errors = [f"{o.ename}: {o.evalue}" for o in warm.outputs if o.get("output_type") == "error"]
+            if id(warm) in timed_out or errors:
+                problems.append("the grading kernel could not import the course package ("
+                                + (f"past {limit['s']:g} s" if id(warm) in timed_out else errors[0][:200])
+                                + "): is gdmcourse installed where the grader runs?")
+                return records, None
+            deadline += time.monotonic() - started  # the student's time limit starts after the grader's imports
+            for index, cell in enumerate(students):  # the student's cells, within the notebook's limit
                 if index in skip:
                     continue
                 left = deadline - time.monotonic()
