@@ -106,7 +106,7 @@ def model_figures() -> dict[str, dict[str, float]]:
 
     extractor = metrics.feature_extractor("mnist", device="cpu")
     # as notebook 09: the test set shuffled (it is ordered by writer), the first 1,000 as reference
-    shuffled = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))]
+    shuffled = data.shuffled_test_set("mnist")[0].images
     reference = shuffled[:1000]
     scored = {"real digits": shuffled[5000:6000]}
     for name in recipes.GENERATORS:

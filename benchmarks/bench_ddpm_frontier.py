@@ -64,8 +64,7 @@ def score(out: Path, n: int = 1000) -> None:
 
     from gdmcourse import data, metrics, recipes
 
-    x_test, _ = data.load_images("mnist", "test")
-    real = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))][:n]
+    real = data.shuffled_test_set("mnist")[0].images[:n]
     extractor = metrics.feature_extractor("mnist", "cpu")
     for meta in sorted(out.glob("ema-*.json")):
         info = json.loads(meta.read_text())

@@ -351,20 +351,37 @@ def _train_classifier(dataset: str, epochs: int, progress: bool) -> tuple[State,
 def train_ddpm_recipe(progress: bool = True, callbacks: Sequence[train.Every] = ()) -> tuple[State, dict[str, Any]]:
     """The shipped DDPM's training (``python -m gdmcourse train ddpm``): its EMA weights and a record.
 
+    The record holds ``fid_1000_by_step``: at every quarter of the run, the FID of 1,000 DDIM-50
+    samples of the EMA weights (one seeded generator) against the course's reference
+    (:func:`gdmcourse.data.shuffled_test_set`), with the training time so far (scoring excluded).
     ``callbacks`` (:class:`gdmcourse.train.Every`) see the run, e.g. to snapshot ``history.ema``
     for ``benchmarks/bench_ddpm_frontier.py``.
     """
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
+    extractor = metrics.feature_extractor("mnist", "cpu")
+    real_features = extractor.features(data.shuffled_test_set("mnist")[0].images[:1000])
     model = ddpm_unet()
+    start, scoring = time.perf_counter(), 0.0
+    frontier: list[dict[str, float]] = []
+
+    def score(step: int, history: train.History) -> None:
+        nonlocal scoring
+        t0 = time.perf_counter()
+        fake = DDPMImages(history.ema, "cpu", ddim_steps=50).sample_images(1000, torch.Generator().manual_seed(0))
+        frontier.append({"step": step, "train_seconds": round(t0 - start - scoring, 1),
+                         "fid_ddim50": round(metrics.fid(extractor.features(fake), real_features), 1)})
+        scoring += time.perf_counter() - t0
+
     history = ddpm.train_ddpm(model, ddpm_schedule(), ddpm.to_model_range(x), steps=DDPM_STEPS, batch_size=128,
                               lr=1e-3, warmup=200, ema_decay=DDPM_EMA_DECAY, seed=0, device="cpu",
-                              progress=progress, callbacks=callbacks)
+                              progress=progress, callbacks=[*callbacks, train.Every(DDPM_STEPS // 4, score)])
     tail = history.loss[-500:]
     info = {"steps": DDPM_STEPS, "batch_size": 128, "schedule": "linear, T=1000",
             "parameters": sum(p.numel() for p in model.parameters()),
-            "final_loss_mean_last_500": round(sum(tail) / len(tail), 4), "train_seconds": round(history.seconds, 1),
-            "weights": f"EMA (decay {DDPM_EMA_DECAY})"}
+            "final_loss_mean_last_500": round(sum(tail) / len(tail), 4),
+            "train_seconds": round(history.seconds - scoring, 1), "weights": f"EMA (decay {DDPM_EMA_DECAY})",
+            "fid_1000_by_step": frontier}
     return history.ema.state_dict(), info
 
 
@@ -430,9 +447,8 @@ def _dcgan() -> nets.DCGANGenerator:
 def _train_dcgan(progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
-    x_test, _ = data.load_images("mnist", "test")
-    # the FID reference as notebook 09 and the benchmark: 1,000 test digits, shuffled with seed 0
-    reference = x_test[torch.randperm(len(x_test), generator=torch.Generator().manual_seed(0))][:1000]
+    # the course's FID reference (notebooks 04 and 09, the benchmark)
+    reference = data.shuffled_test_set("mnist")[0].images[:1000]
     extractor = metrics.feature_extractor("mnist", "cpu")
     real_features = extractor.features(reference)
     G, D = DCGAN.networks()

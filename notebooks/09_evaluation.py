@@ -73,11 +73,9 @@ print(f"device: {device.type}")
 
 # %%
 extractor = metrics.feature_extractor("mnist", device=device)
-X_test, y_test = data.load_images("mnist", "test")
 # two random halves: MNIST's test set is ordered (its first 5,000 digits come from different
 # writers than the last 5,000, and the halves differ measurably), so split it at random
-perm = torch.randperm(len(X_test), generator=torch.Generator().manual_seed(0))
-X_test, y_test = X_test[perm], y_test[perm]
+(X_test, y_test), perm = data.shuffled_test_set("mnist", seed=0)
 feats = extractor.features(X_test)
 real_a, real_b = X_test[:5000], X_test[5000:]
 feat_a, feat_b = feats[:5000], feats[5000:]

