@@ -45,6 +45,8 @@ def train(out: Path, every: int) -> None:
     from gdmcourse import recipes, train as train_mod
 
     out.mkdir(parents=True, exist_ok=True)
+    (out / "run.json").write_text(json.dumps({"steps": recipes.DDPM_STEPS, "ema_decay": recipes.DDPM_EMA_DECAY,
+                                              "threads": torch.get_num_threads(), "every": every}))
     start = time.perf_counter()
 
     def snapshot(step: int, history) -> None:
@@ -59,24 +61,55 @@ def train(out: Path, every: int) -> None:
     print(json.dumps(info), flush=True)
 
 
-def score(out: Path, n: int = 1000) -> None:
+def score(out: Path, n: int = 1000) -> list[dict[str, float]]:
     import torch
 
     from gdmcourse import data, metrics, recipes
 
     real = data.shuffled_test_set("mnist")[0].images[:n]
     extractor = metrics.feature_extractor("mnist", "cpu")
-    for meta in sorted(out.glob("ema-*.json")):
+    points: list[dict[str, float]] = []
+    for meta in sorted(out.glob("ema-??????.json")):
         info = json.loads(meta.read_text())
-        model = recipes.ddpm_unet()
-        model.load_state_dict(torch.load(meta.with_suffix(".pt"), weights_only=True))
-        sampler = recipes.DDPMImages(model, "cpu", ddim_steps=50)
-        t0 = time.perf_counter()
-        fake = sampler.sample_images(n, torch.Generator().manual_seed(0))
-        figs = metrics.score_samples(fake, real, extractor)
+        scored = meta.with_suffix(".score.json")  # a snapshot is scored once: the command can be re-run
+        if not scored.exists():
+            model = recipes.ddpm_unet()
+            model.load_state_dict(torch.load(meta.with_suffix(".pt"), weights_only=True))
+            sampler = recipes.DDPMImages(model, "cpu", ddim_steps=50)
+            t0 = time.perf_counter()
+            fake = sampler.sample_images(n, torch.Generator().manual_seed(0))
+            figs = {k: round(v, 3) for k, v in metrics.score_samples(fake, real, extractor).items()}
+            figs["sample_seconds"] = round(time.perf_counter() - t0, 1)
+            scored.write_text(json.dumps(figs))
+        figs = json.loads(scored.read_text())
+        points.append({"step": info["step"], "train_seconds": info["train_seconds"], "fid_ddim50": figs["fid"],
+                       "precision_ddim50": figs["precision"], "recall_ddim50": figs["recall"]})
         print(f"step {info['step']:6d}  trained {info['train_seconds']:7.0f} s  DDIM-50 FID {figs['fid']:6.1f}  "
-              f"precision {figs['precision']:.2f}  recall {figs['recall']:.2f}  (sampled in {time.perf_counter() - t0:.0f} s)",
+              f"precision {figs['precision']:.2f}  recall {figs['recall']:.2f}  (sampled in {figs['sample_seconds']:.0f} s)",
               flush=True)
+    return points
+
+
+def record(out: Path, points: list[dict[str, float]], target: Path) -> None:
+    """Add this run's frontier to ``target`` (``benchmarks/ddpm_frontier.json``), keyed by its recipe."""
+    import torch
+
+    from bench_course import cpu_description
+
+    final_path = out / "final.json"
+    if not final_path.exists():
+        raise SystemExit(f"{final_path} is missing: record a run's frontier once its training has finished")
+    final = json.loads(final_path.read_text())
+    run = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    runs = json.loads(target.read_text()) if target.exists() else {}
+    key = f"width 16 UNet, {final['steps']} steps, {final['weights']}"
+    runs[key] = {"date": time.strftime("%Y-%m-%d"), **cpu_description(), "train_threads": run.get("threads"),
+                 "torch": torch.__version__, "n_samples": 1000, "sampler": "DDIM-50, clipped x0, seed 0",
+                 "reference": "data.shuffled_test_set('mnist')[:1000]", "points": points,
+                 "final_train_seconds": final["train_seconds"]}
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(runs, indent=1) + "\n")
+    tmp.replace(target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,13 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--every", type=int, default=2500)
     s = sub.add_parser("score")
     s.add_argument("out", type=Path)
+    s.add_argument("--record", type=Path, help="add the points to this JSON file (benchmarks/ddpm_frontier.json)")
     args = parser.parse_args(argv)
     import torch
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     if args.verb == "train":
         train(args.out, args.every)
     else:
-        score(args.out)
+        points = score(args.out)
+        if args.record:
+            record(args.out, points, args.record)
     return 0
 
 
