@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gdmcourse import data, metrics, plot, recipes
+from gdmcourse import data, metrics, plot, recipes, weights
 from gdmcourse import vqvae
 
 device = gdmcourse.startup(seed=7)
@@ -150,8 +150,8 @@ print("the gradient reaching z_e is 2 (z_q − y), evaluated at the code; the pl
 # $e_k = m_k / N_k$ with $N_k \leftarrow \gamma N_k + (1 - \gamma)n_k$ and
 # $m_k \leftarrow \gamma m_k + (1 - \gamma)\sum_{i: k_i = k} z_{e,i}$ (`ema=True`, $\gamma = 0.99$).
 #
-# **Codebook health.** A code no encoder output picks gets no gradient and no EMA update:
-# it is **dead**, and stays dead. We measure the usage of the codes over recent batches with
+# **Codebook health.** A code no encoder output picks gets no gradient, and the EMA does not
+# move it either: it is **dead**, and stays dead. We measure the usage of the codes over recent batches with
 # the **perplexity** $\exp(-\sum_k p_k\log p_k)$ (1 if one code is used for everything, $K$ if all
 # are used equally) and the number of dead codes. A standard repair (Jukebox, Dhariwal et al.
 # 2020) moves dead codes onto random recent encoder outputs (`vqvae.reset_dead_codes`).
@@ -243,8 +243,11 @@ assert all(h.perplexity[0] < 5 for h in histories.values()), [h.perplexity[0] fo
 assert plain.perplexity[-1] > 3 * plain.perplexity[0] and plain.dead[-1] < plain.dead[0] - 10, (plain.perplexity, plain.dead)
 assert min(ema.dead[1:]) > 0.75 * K, ema.dead
 assert max(reset.dead[first_reset + 1:]) <= 0.05 * K, reset.dead
+peak = max(range(len(reset.perplexity)), key=reset.perplexity.__getitem__)
+assert peak == first_reset + 1 and reset.perplexity[-1] < 0.9 * reset.perplexity[peak], reset.perplexity
 print("all three start with a perplexity below 5; the plain codebook's usage climbs (perplexity ×3, >10 codes revived);\n"
-      "the EMA codebook keeps more than 3/4 of its codes dead throughout; after the first reset at most 5% stay dead")
+      "the EMA codebook keeps more than 3/4 of its codes dead throughout; after the first reset at most 5% stay dead,\n"
+      "and the reset run's perplexity peaks in the window right after it, then ends more than 10% below that peak")
 
 # %% [markdown]
 # Read the curves with that start in mind:
@@ -255,11 +258,13 @@ print("all three start with a perplexity below 5; the plain codebook's usage cli
 #   alive early; most codes never receive a vector and stay dead.
 # - **EMA + reset**: every 50 steps the dead codes are moved onto encoder outputs of the
 #   current batch; after the first reset almost all codes are in use, and the richer
-#   codebook gives the lowest reconstruction error.
+#   codebook gives the lowest reconstruction error. Its perplexity peaks in the window right
+#   after that reset and then drifts down while no code dies again: all codes stay in use,
+#   but less evenly, as the encoder comes to favour some of them.
 #
 # The same story on the test set. The heat map below has one row per run and one column per
 # code, ordered from the most to the least used over the three runs; the colour is the share
-# of test vectors sent to that code (log scale, black = unused).
+# of test vectors sent to that code (log scale, clipped at $10^{-5}$: black = unused).
 
 # %%
 with torch.no_grad():
@@ -273,6 +278,7 @@ assert unused["EMA"] > unused["plain"] > unused["EMA + reset"] and unused["EMA +
 ax = plot.heatmap(share[:, order].log10().clamp(min=-5), cmap="magma", annot=False, yticklabels=list(models),
                   xticklabels=False, xlabel=f"the {K} codes, most used first", ylabel="codebook update",
                   title="share of test vectors per code (log₁₀; −5 = unused)")
+ax.collections[0].colorbar.set_label("log₁₀ share")
 ax.figure.set_size_inches(12, 2.2)
 plt.show()
 
@@ -289,10 +295,13 @@ plt.show()
 #
 # Each digit becomes a 7×7 grid of integers in $0..127$: 49 symbols of 7 bits each, against
 # 784 real-valued pixels. The figure shows four test digits (top row), their code maps with
-# each code a colour and its index printed (middle row), and the decoding of those codes
-# (bottom row).
+# each position's code index printed on a colour that follows the index (20 colours for 128
+# codes, so neighbouring indices share a colour; read the numbers) (middle row), and the
+# decoding of those codes (bottom row).
 
 # %%
+record = weights.registry()["vqvae-mnist"]
+assert record["steps"] == recipes.VQVAE.steps == 2000 and record["prior_steps"] == recipes.VQVAE.prior_steps == 3000, record
 shipped = recipes.load_model("vqvae-mnist").to(device)
 vq, prior = shipped.vqvae, shipped.prior
 x = X_test[:4].to(device)
@@ -321,10 +330,12 @@ assert test_mse < 0.005, test_mse
 # A code is not a picture of its 4×4 patch. Look at the background: positions whose patch is
 # blank still carry many different codes. Each position's code is computed from an
 # 18×18-pixel window of the image (the encoder's receptive field: 4, then 10, then 18 pixels
-# through its three spatial convolutions), so it also describes the strokes nearby and where
-# the position lies. We check that window from the gradient of one position's encoder output
-# with respect to the pixels, then count, over 2,000 test digits, the codes used at blank and
-# at inked positions.
+# through its three spatial convolutions), so it also describes the strokes nearby and, near
+# the edge, where the position lies: a blank image already gives the first convolution
+# nonzero outputs (its biases), so the zero padding the second convolution adds at the
+# image's edge looks different from blank paper. We check that window from the gradient of one position's encoder output with respect
+# to the pixels, then count, over 2,000 test digits, the codes used at blank and at inked
+# positions, and finally look at the positions whose whole 18×18 window is blank.
 
 # %%
 pixels = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(device).requires_grad_(True)
@@ -343,10 +354,28 @@ blank_perplexity = vqvae.codebook_perplexity(test_maps[blank], K)
 assert test_maps[blank].unique().numel() > 100 and blank_perplexity > 30, blank_perplexity
 assert blank_perplexity < vqvae.codebook_perplexity(test_maps[~blank], K)
 print("blank patches use more than 100 different codes (perplexity above 30), inked ones still more")
+# the 18×18 window of position (r, c) is pixel rows 4r − 7 .. 4r + 10 (and the same columns), zero outside the image
+window_ink = F.avg_pool2d(F.pad(X_test[:2000], (7, 7, 7, 7)), 18, stride=4)[:, 0]  # (2000, 7, 7)
+blank_window = window_ink == 0
+codes_at = {(r, c): test_maps[:, r, c][blank_window[:, r, c]].unique().tolist()
+            for r in range(7) for c in range(7) if blank_window[:, r, c].sum() >= 20}
+border_codes = sorted({k for codes in codes_at.values() for k in codes})
+print(f"{len(codes_at)} positions have an entirely blank window in at least 20 of the digits; their codes: {border_codes}")
+with torch.no_grad():
+    blank_first_layer = vq.encoder[1](vq.encoder[0](torch.zeros(1, 1, 28, 28, device=device)))
+assert blank_first_layer.abs().max() > 0.05, blank_first_layer.abs().max()
+assert all(len(codes) == 1 for codes in codes_at.values()), codes_at
+assert all(r in (0, 6) or c in (0, 6) for r, c in codes_at) and len(border_codes) >= 4, codes_at
+print("a blank window (common only on the edge of the map) gives one code per position, and the edge positions\n"
+      "use at least four different codes; a blank image does not give zero outputs after the first convolution")
 
 # %% [markdown]
-# Neighbouring positions are strongly dependent (a stroke continues), which is exactly what a
-# prior has to learn; section 6 measures how much.
+# An entirely blank window is common only on the edge of the code map. There each position
+# always gets the same code, but the edge positions do not all share one code: with nothing
+# in the window to describe, the code records where the position lies.
+#
+# Neighbouring positions are strongly dependent (a stroke continues), which is exactly what
+# a prior has to learn; section 6 measures how much.
 #
 # ## 6. Sampling: why VQ-VAE needs a prior
 #
@@ -423,12 +452,13 @@ assert nll_of["uniform maps"] > math.log(K) > 2 * nll_of["prior samples"], nll_o
 assert abs(nll_of["prior samples"] - test_nll) < 0.25, nll_of
 assert scores["uniform"]["fid"] > 3 * scores["prior"]["fid"] > 3 * scores["real"]["fid"], scores
 assert scores["uniform"]["recall"] < 0.1 and scores["prior"]["recall"] > 0.6, scores
+assert scores["real"]["fid"] > 100 and scores["uniform"]["precision"] > 0.75, scores
 
 # %% [markdown]
 # At $N = 200$ every FID is biased upwards (real test digits against other real test digits
-# score far from 0; notebook 09 explains why), so compare the rows, not the numbers with
+# score above 100, far from 0; notebook 09 explains why), so compare the rows, not the numbers with
 # papers. Precision, the share of samples that land near some real digit in the
-# classifier's feature space, is high even for the uniform texture: a classifier's features
+# classifier's feature space, is high even for the uniform texture (above 0.75): a classifier's features
 # can be fooled by pieces of strokes, which is why notebook 09 reads precision together with
 # recall and FID.
 #
@@ -440,9 +470,9 @@ assert scores["uniform"]["recall"] < 0.1 and scores["prior"]["recall"] > 0.6, sc
 # | model | code grid | decoder trained with | prior over codes |
 # |---|---|---|---|
 # | VQ-VAE (van den Oord et al. 2017) | one grid, e.g. 32×32 for 128×128 images, K = 512 | reconstruction (MSE) | PixelCNN |
-# | VQ-VAE-2 (Razavi et al. 2019) | a hierarchy: 64×64 bottom, 32×32 top for 256×256 images, K = 512 each | reconstruction | PixelCNN with self-attention per level, the lower conditioned on the upper |
+# | VQ-VAE-2 (Razavi et al. 2019) | a hierarchy: 64×64 bottom, 32×32 top for 256×256 images, K = 512 each | reconstruction | one PixelCNN per level: the top one with self-attention, the bottom one conditioned on the top codes (no attention: too costly at 64×64) |
 # | VQGAN (Esser et al. 2021) | 16×16 for 256×256 images, K = 1024 | reconstruction + perceptual loss + patch **GAN** discriminator | **transformer** (GPT-style) over the raster sequence |
-# | DALL-E (Ramesh et al. 2021) | 32×32 for 256×256 images, K = 8192 (dVAE, Gumbel-softmax relaxation instead of straight-through) | reconstruction | transformer over **text tokens followed by image tokens** |
+# | DALL-E (Ramesh et al. 2021) | 32×32 for 256×256 images, K = 8192 (dVAE, Gumbel-softmax relaxation instead of straight-through) | an ELBO: reconstruction + KL to a uniform prior over the codes | transformer over **text tokens followed by image tokens** |
 #
 # VQGAN's adversarial decoder lets a coarser grid carry sharp images, which makes the
 # transformer's sequence short enough to model; DALL-E conditions that transformer on text.
@@ -455,6 +485,12 @@ assert scores["uniform"]["recall"] < 0.1 and scores["prior"]["recall"] > 0.6, sc
 # (Ramesh et al. 2021, section 2.1) does neither: its encoder outputs logits over the 8,192
 # codes, and training relaxes the categorical choice with the Gumbel-softmax (notebook 03), so
 # gradients flow without a straight-through copy.
+#
+# *Where this departs from lecture 003.* Its VQ-VAE-2 slide says the latents "are modeled
+# recursively as another VQ-VAE, until finally a PixelCNN is used for the last latents". In
+# the paper (Razavi et al. 2019, Algorithm 2) every level gets its own autoregressive prior:
+# a PixelCNN over the top codes, and a second one over the bottom codes conditioned on the
+# top ones; sampling runs the top prior, then the bottom prior, then the decoder.
 #
 # ## Summary
 #

@@ -148,7 +148,8 @@ check.perplexity(perplexity)
 # `MyQuantizer` below puts your functions together exactly as `vqvae.VectorQuantizer` does
 # without EMA: nearest codes, the losses, the straight-through output. We swap it into the
 # course's `vqvae.VQVAE` (K = 64 codes) and train for 400 steps, resetting dead codes every
-# 50 steps. Perplexity is computed with your function.
+# 50 steps. Perplexity is computed with your function. The figure shows eight training digits
+# (top row) and your VQ-VAE's reconstructions of them from their code maps (bottom row).
 
 # %%
 class MyQuantizer(nn.Module):

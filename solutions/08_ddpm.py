@@ -161,7 +161,9 @@ check.p_sample_step(p_sample_step)
 #
 # Train the course's small `nets.TimeMLP` with **your** loss for 3,000 Adam steps, then run
 # Algorithm 2 with **your** step from pure noise. (Notebook 08 does the same with the
-# package's functions on a swiss roll.)
+# package's functions on a swiss roll.) The figure shows 2,000 training points (left) and
+# 2,000 points from your sampler (right), both coordinates in units of the data's standard
+# deviation.
 
 # %% tags=["nbval-ignore-output"]
 moons = data.toy2d("moons", 10_000, seed=0)
@@ -190,6 +192,9 @@ axes[0].scatter(*moons[:2000].T, s=1, color="C1")
 axes[0].set_title("data")
 axes[1].scatter(*x.T, s=1)
 axes[1].set_title("your sampler")
+for ax in axes:
+    ax.set_xlabel("$x_1$")
+axes[0].set_ylabel("$x_2$")
 plt.show()
 near = torch.cdist(x, moons[:5000]).min(1).values
 assert (near < 0.2).float().mean() > 0.8, (near < 0.2).float().mean()
