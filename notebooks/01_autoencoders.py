@@ -142,6 +142,25 @@ assert closer > 0.9 and spread > 2.5, (closer, spread)
 print("the non-linear autoencoder beats PCA with the same code size by more than 15%, and on more than 90%\n"
       "of the test images; its error on the worst 1% is more than 2.5 times the median")
 
+
+def mid_grey(images):
+    """Share of pixels between 0.25 and 0.75: blur turns black and white into grey."""
+    return ((images > 0.25) & (images < 0.75)).float().mean().item()
+
+
+with torch.no_grad():
+    grey = {"test images": mid_grey(X_test[:1000]),
+            "PCA": mid_grey(pca_reconstruct(X_test[:1000], mean, components).clamp(0, 1)),
+            "autoencoder": mid_grey(model(X_test[:1000].to(device)).cpu())}
+worst = ae_errors >= ae_errors.quantile(0.99)  # the autoencoder's worst 1% of test images
+ink_amount = X_test.flatten(1).sum(dim=1)  # total brightness of each test image
+heavier = (ink_amount[worst].median() / ink_amount.median()).item()
+loopy = torch.isin(y_test[worst], torch.tensor([2, 3, 8])).float().mean().item()
+print("share of mid-grey pixels (0.25 to 0.75):", {k: round(v, 2) for k, v in grey.items()})
+print(f"the worst 1%: {100 * loopy:.0f}% are 2s, 3s or 8s; their median ink is {heavier:.2f}× that of all test images")
+assert 0.35 < grey["autoencoder"] / grey["PCA"] < 0.65 and grey["test images"] < grey["autoencoder"], grey
+assert loopy > 0.5 and heavier > 1.2, (loopy, heavier)
+
 # %% [markdown]
 # The figure: on the left, the training and validation reconstruction error per epoch, with
 # PCA's test error as a dashed line; on the right, twelve test images, their PCA
@@ -160,12 +179,14 @@ plot.image_grid(rows, nrow=12, ax=axes[1], title="test images and their reconstr
 plt.tight_layout()
 
 # %% [markdown]
-# The autoencoder's reconstructions are sharper than PCA's at the same code size, and closer
-# to the image on more than 90% of the test digits: the non-linear decoder can bend its
+# The autoencoder's reconstructions are sharper than PCA's at the same code size (about half
+# as many mid-grey pixels, though still more than the test images have), and closer to the
+# image on more than 90% of the test digits: the non-linear decoder can bend its
 # 16-dimensional output surface to follow the data, while PCA is limited to a flat subspace.
-# Both still lose detail, and unevenly: the autoencoder's worst 1% of test digits (unusual
-# shapes, thin or broken strokes) have more than two and a half times its median error. 16 numbers do
-# not describe every image.
+# Both still lose detail, and unevenly: the autoencoder's worst 1% of test digits have more
+# than two and a half times its median error. Most of them are 2s, 3s and 8s, with more ink
+# than the typical test image (median over 1.2 times as much): long, looping strokes leave more
+# pixels to get wrong. 16 numbers do not describe every image.
 #
 # ## A linear autoencoder finds the PCA subspace
 #
@@ -209,9 +230,9 @@ print(f"final training loss: {linear_history.loss[-1]:.3f}")
 # %%
 W_d = linear.decoder.layers[0].weight.detach().cpu().double().numpy()  # (784, 6)
 V_d = V[:D_LINEAR].T.double().numpy()                                # (784, 6)
-angles = np.degrees(subspace_angles(W_d, V_d))
+angles = np.sort(np.degrees(subspace_angles(W_d, V_d)))  # θ_1 ≤ … ≤ θ_6 (scipy returns them descending)
 random_basis = torch.randn(784, D_LINEAR, generator=torch.Generator().manual_seed(0)).double().numpy()
-random_angles = np.degrees(subspace_angles(random_basis, V_d))
+random_angles = np.sort(np.degrees(subspace_angles(random_basis, V_d)))
 print("principal angles (degrees), linear AE:", np.round(angles, 3), " random subspace:", np.round(random_angles, 1))
 assert angles.max() < 0.5, angles
 assert random_angles.min() > 75.0, random_angles
@@ -237,17 +258,17 @@ print("no decoder column lies within 25° of a principal component, some pairs a
 # %% [markdown]
 # The figure: on the left, the six principal angles between the decoder's subspace and the
 # PCA subspace (blue), and between a random 6-dimensional subspace and the PCA subspace (grey),
-# on a log scale; in the middle the six principal components, on the right the six decoder
+# in increasing order and on a log scale; in the middle the six principal components, on the right the six decoder
 # columns, each drawn as an image (grey is 0, white positive, black negative).
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 2.8), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
 index = np.arange(1, D_LINEAR + 1)
 axes[0].bar(index - 0.2, random_angles, width=0.4, color="lightgrey", label="random subspace")
 axes[0].bar(index + 0.2, angles, width=0.4, label="linear autoencoder")
 axes[0].set(xlabel="principal angle index $i$", ylabel=r"$\theta_i$ (degrees, log scale)", yscale="log",
-            ylim=(0.01, 1e6), title="angles to the PCA subspace")
-axes[0].legend(fontsize="x-small", loc="upper right")  # above the bars: they end below 10²
+            ylim=(0.01, 100), xticks=index, title="angles to the PCA subspace")
+axes[0].legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2)  # below the x-label
 
 
 def as_images(columns):
@@ -277,9 +298,13 @@ plt.tight_layout()
 # $$\tilde x = \operatorname{clamp}(x + \sigma\varepsilon,\ 0,\ 1),\quad \varepsilon \sim \mathcal N(0, I),
 # \qquad L = \frac1B\sum_b \lVert g_\theta(f_\phi(\tilde x_b)) - x_b \rVert^2 .$$
 #
-# The clamp keeps $\tilde x$ a valid image. A fresh $\varepsilon$ is drawn for every batch,
-# so the network never sees the same corruption twice and cannot memorise it. The figure shows
-# ten clean test digits and the same digits corrupted with $\sigma = 0.5$.
+# The clamp keeps $\tilde x$ a valid image (the slide's $x + \varepsilon$ without it could leave
+# $[0, 1]$). A fresh $\varepsilon$ is drawn for every batch, so the network never sees the same
+# corruption twice and cannot memorise it. Since copying the input no longer minimises the loss,
+# a denoising autoencoder need not even be under-complete: lecture 001's "features need to be
+# lower dimensional than the data" is a rule for the plain autoencoder. Ours is an MLP
+# $784 \to 256 \to 32$, with a code twice as long as above. The figure shows ten clean test
+# digits and the same digits corrupted with $\sigma = 0.5$.
 
 # %%
 NOISE = 0.5
@@ -313,6 +338,11 @@ assert 4 < mse_ratio < 7, mse_ratio
 assert error_on_ink > 3 * ink_share, (error_on_ink, ink_share)
 print("denoising improves the PSNR by 6 to 8.5 dB and cuts the mean squared error 4- to 7-fold;\n"
       "what error remains sits on the strokes, not in the background")
+background = ~ink
+lit = {name: (x[background] > 0.25).float().mean().item() for name, x in (("noisy", x_noisy), ("denoised", x_denoised))}
+print(f"background pixels brighter than 0.25: {100 * lit['noisy']:.0f}% in the noisy input, "
+      f"{100 * lit['denoised']:.0f}% after denoising")
+assert lit["denoised"] < 0.1 < 0.25 < lit["noisy"], lit
 
 # %% [markdown]
 # The figure shows twelve noisy test inputs, the denoiser's outputs and the clean digits, one
@@ -327,15 +357,17 @@ plt.show()
 # Peak signal-to-noise ratio, $\mathrm{PSNR} = 10\log_{10}(1/\mathrm{MSE})$ in dB (here the
 # mean over images of each image's PSNR), rises by about 7 dB; the mean squared error over all
 # pixels drops about five-fold. The denoiser has learnt what digits look like, so it can tell
-# stroke from noise: the background comes out clean, and the error that remains sits on the
-# strokes (their exact width and brightness, and strokes the noise hid).
+# stroke from noise: the background comes out nearly clean (fewer than 10% of its pixels stay
+# brighter than 0.25, against more than a quarter in the noisy input), and the error that
+# remains sits on the strokes (their exact width and brightness, and strokes the noise hid).
 #
 # ## A 2-D latent space
 #
 # With $d = 2$ we can look at the whole latent space at once. On the left of the figure each
 # test image is a point, coloured by its label, which the autoencoder never saw; on the right,
-# the decoder's output at each point of a 15×15 grid over the square that holds 98% of the
-# training codes (1% to 99% quantiles on each axis).
+# the decoder's output at each point of a 15×15 grid over the box between the 1% and 99%
+# quantiles of the training codes on each axis (dashed on the left; it holds 96% of the
+# training codes).
 
 # %% tags=["nbval-ignore-output"]
 ae2 = ae.mlp_autoencoder((1, 28, 28), 2, hidden=(512, 128)).to(device)
@@ -348,11 +380,12 @@ print(f"test reconstruction error with d = 2: {train.evaluate(ae2, mse_loss, X_t
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
 plot.scatter2d(Z_test, y_test, ax=axes[0], s=2, title="test codes $z = f(x)$, coloured by label")
 lo, hi = Z_train.quantile(0.01, dim=0), Z_train.quantile(0.99, dim=0)
+axes[0].add_patch(plt.Rectangle(lo.tolist(), *(hi - lo).tolist(), fill=False, ls="--", color="k", lw=1))
 grid = torch.stack(torch.meshgrid(torch.linspace(lo[0], hi[0], 15), torch.linspace(hi[1], lo[1], 15),
                                   indexing="xy"), dim=-1).reshape(-1, 2)
 with torch.no_grad():
     decoded = ae2.decode(grid.to(device)).cpu()
-plot.image_grid(decoded, nrow=15, ax=axes[1], title="decoder $g(z)$ on a grid over the same square")
+plot.image_grid(decoded, nrow=15, ax=axes[1], title="decoder $g(z)$ on a 15×15 grid over the dashed box")
 axes[1].set(xlabel=f"$z_1$ from {lo[0]:.1f} to {hi[0]:.1f}", ylabel=f"$z_2$ from {hi[1]:.1f} (top) to {lo[1]:.1f}")
 plt.tight_layout()
 
@@ -360,7 +393,7 @@ plt.tight_layout()
 # Digits of one class form clusters, so the code captures the identity of a digit without ever
 # seeing a label: the label of a test digit's 5 nearest training codes gives its class far
 # more often than chance. But the clusters are elongated, several overlap in the middle, and
-# the codes fill the square very unevenly. The grid of decoded codes on the right shows
+# the codes fill the box very unevenly. The grid of decoded codes on the right shows
 # blurry in-between shapes; we measure where they lie, against how mixed the labels of the
 # nearby training codes are and how sparse the codes are there.
 
@@ -379,10 +412,16 @@ greyness = (4 * decoded * (1 - decoded)).flatten(1).mean(dim=1)  # 0 for black/w
 classifier = metrics.feature_extractor("mnist")
 confidence = classifier.probs(decoded).max(dim=1).values
 radius_spread = (radius.quantile(0.9) / radius.quantile(0.1)).item()
+in_box = ((Z_train >= lo) & (Z_train <= hi)).all(dim=1).float().mean().item()
+centre = Z_test.median(dim=0).values
+around_centre = (Z_test - centre).norm(dim=1).topk(500, largest=False).indices  # the 500 test codes nearest it
+centre_shares = torch.bincount(y_test[around_centre], minlength=10) / 500
 rho = {name: float(spearmanr(greyness.numpy(), v.numpy())[0]) for name, v in (("label mixing", mixing),
                                                                               ("sparseness", radius))}
 rho_conf = float(spearmanr(confidence.numpy(), mixing.numpy())[0])
-print(f"5-nearest-neighbour accuracy of 2,000 test codes: {knn_accuracy:.2f} (chance 0.10)")
+print(f"5-nearest-neighbour accuracy of 2,000 test codes: {knn_accuracy:.2f} (chance 0.10); "
+      f"the box holds {100 * in_box:.0f}% of the training codes")
+print("labels of the 500 test codes nearest the median code, share per digit:", np.round(centre_shares.numpy(), 2))
 print("elongation per class (sd along the long axis / sd along the short one):", np.round(elongation, 1))
 print(f"distance from a grid point to its 50th nearest training code: 90th percentile {radius_spread:.1f}× the 10th")
 print("rank correlation of the decoded images' greyness with", {k: round(v, 2) for k, v in rho.items()},
@@ -390,21 +429,28 @@ print("rank correlation of the decoded images' greyness with", {k: round(v, 2) f
 assert knn_accuracy > 0.5 and np.median(elongation) > 1.8, (knn_accuracy, elongation)
 assert radius_spread > 3, radius_spread
 assert rho["label mixing"] > 0.3 and rho["sparseness"] < 0.1 and rho_conf < -0.5, (rho, rho_conf)
+assert rho["sparseness"] < -0.1, rho
+assert 0.94 < in_box < 0.98, in_box
+assert (centre_shares > 0.15).sum() >= 3 and centre_shares.max() < 0.5, centre_shares
 
 
 # %% [markdown]
 # The codes of a class lie closer together than chance (5-nearest-neighbour accuracy above
-# 0.5, against 0.1), in clusters about twice as long as they are wide, and the density of
-# the codes varies more than three-fold across the square. The blurry in-between shapes lie
-# where the clusters overlap, not where the codes are sparse: a decoded image is the greyer
-# the more mixed the labels of the 50 training codes nearest to it (a positive rank
-# correlation), while the sparse outskirts decode to crisp shapes; and the classifier is least
-# sure of the decoded digit where the labels mix. Nothing in the loss asked the latent space
+# 0.5, against 0.1), in clusters about twice as long as they are wide. Several overlap in the
+# middle: among the 500 test codes nearest the median code, three digits have more than 15%
+# each and none has half. How sparse the codes are varies across the box: the distance $r$ from a
+# grid point to its 50th nearest training code varies more than three-fold between the 10th and
+# the 90th percentile of the grid (so the density of codes, proportional to $1/r^2$, more than
+# nine-fold). The blurry in-between shapes lie where the clusters
+# overlap, not where the codes are sparse: a decoded image is the greyer the more mixed the
+# labels of the 50 training codes nearest to it (a positive rank correlation), while the sparse
+# outskirts decode to crisper shapes (a negative rank correlation of greyness with that distance);
+# and the classifier is least sure of the decoded digit where the labels mix. Nothing in the loss asked the latent space
 # to be filled evenly or the classes to be kept apart.
 #
 # Move through the latent space yourself: the sliders pick $z = (z_1, z_2)$, the panel shows
 # $g(z)$. (For readers without a running kernel, the strip shows $g(z)$ at three corners of the
-# square and at the median test code.)
+# box and at the median test code.)
 
 # %%
 def draw_decoded(z1, z2, ax):
@@ -442,8 +488,8 @@ plt.show()
 
 # %% [markdown]
 # Pixel interpolation cross-fades two images: the middle frames hold two half-bright strokes,
-# a 1 and a 7 at once, which is no digit at all. The latent path morphs one shape into the
-# other instead, with more of its ink bright. We measure the brightness of the ink (pixels
+# a 1 and a 7 laid over each other. The latent path morphs one shape into the other instead,
+# with more of its ink bright. We measure the brightness of the ink (pixels
 # above 0.1) in the two middle frames.
 
 # %%
@@ -456,6 +502,10 @@ middle = slice(4, 6)  # t = 4/9 and 5/9
 print(f"share of the ink brighter than 0.75 in the middle frames: through the code "
       f"{bright_share(latent_path[middle]):.2f}, in pixel space {bright_share(pixel_path[middle]):.2f}")
 assert bright_share(pixel_path[middle]) < 0.1 and bright_share(latent_path[middle]) > 2 * bright_share(pixel_path[middle])
+
+# %% [markdown]
+# In the middle frames, under a tenth of the faded pixels' ink is brighter than 0.75, and more
+# than twice that share of the decoded path's.
 #
 # ## Why an autoencoder is not a generative model
 #

@@ -85,6 +85,7 @@ try:
     (z**2).mean().backward()
 except RuntimeError as error:
     print(f"backward through .sample() -> RuntimeError: {error}")
+assert not z.requires_grad and mu.grad is None and sigma.grad is None
 
 # %% [markdown]
 # `.sample()` runs under `torch.no_grad()`: the value is right, the dependence on $\mu$ and
@@ -108,11 +109,12 @@ _ = torch.manual_seed(0)
 eps = torch.randn(5)
 assert torch.allclose(z, mu + sigma * eps)
 print("rsample() is exactly μ + σ·ε, with ε drawn from the same random stream")
+assert abs(mu.grad - 2) > 0.1 * 2 and abs(sigma.grad - 1) > 0.1 * 1, (mu.grad, sigma.grad)
 
 
 # %% [markdown]
-# The gradient flows, but a 5-sample estimate is far from the exact $(2, 1)$. It is a random
-# variable: unbiased, with a variance. The rest of the notebook is about that variance.
+# The gradient flows, but the 5-sample estimate misses the exact $(2, 1)$ by more than 10% in
+# each coordinate. It is a random variable: unbiased, with a variance. The rest of the notebook is about that variance.
 #
 # ## Two estimators of the same gradient
 #
@@ -219,17 +221,26 @@ for f_name, (f, exact_grad) in TESTS.items():
             row += f" {estimate:7.3f} ± {se:.3f} {exact:7.3f}  "
         print(row)
 print("every estimate is within 4 standard errors of the exact gradient")
+se_ratio = {(f_name, param): math.sqrt(one_sample_var[f_name, "score function", param]
+                                       / one_sample_var[f_name, "pathwise", param])
+            for f_name in TESTS for param in ("mu", "sigma")}
+print("standard error, score function / pathwise:",
+      {f"{f} ∇{'μ' if p == 'mu' else 'σ'}": round(r, 1) for (f, p), r in se_ratio.items()})
+assert all(2.5 < r < 5.5 for r in se_ratio.values()), se_ratio
 
 # %% [markdown]
 # Both estimators hit the exact gradients within their error bars: both are unbiased. But the
-# error bars differ: with the same $N$, the score function's are 3 to 5 times wider.
+# error bars differ: with the same $N$, the score function's are about 3 to 5 times wider.
 #
 # ## Variance against the number of samples
 #
 # An estimate from $n$ samples is a mean of $n$ independent terms, so its variance is the
 # one-sample variance divided by $n$: a line of slope $-1$ on log-log axes for both estimators.
 # What differs is the height of the line. We measure it with `rp.estimator_stats`: 2,000
-# independent estimates for each $n$ (for $f(z) = z^2$, $\mu = 1$, $\sigma = 0.5$).
+# independent estimates for each $n$ (for $f(z) = z^2$, $\mu = 1$, $\sigma = 0.5$). The figure
+# plots, on log-log axes, the variance of those estimates against $n$ (dots), for $\nabla_\mu$ on
+# the left and $\nabla_\sigma$ on the right, with the one-sample variances of the previous cell
+# divided by $n$ as dashed lines.
 
 # %%
 NS = [1, 3, 10, 30, 100, 300, 1000]
@@ -272,8 +283,38 @@ plt.show()
 # Both variances fall as $1/n$ (slope $-1$), on parallel lines. For $\nabla_\mu$ the
 # score-function line sits about 20 times higher: to match the pathwise estimator's accuracy it
 # needs about 20 times as many samples (and about 15 times for $\nabla_\sigma$). The dashed lines,
-# the one-sample variances of the previous cell divided by $n$, predict every measured point.
+# the one-sample variances of the previous cell divided by $n$, predict every measured point to
+# within a third, most of them to within 10%.
 #
+# The heights also follow exactly from the moments of $\varepsilon \sim \mathcal N(0, 1)$
+# ($\mathbb E\varepsilon^2 = 1$, $\mathbb E\varepsilon^4 = 3$, $\mathbb E\varepsilon^6 = 15$,
+# $\mathbb E\varepsilon^8 = 105$). With $z = \mu + \sigma\varepsilon$ a one-sample estimate of
+# $\nabla_\mu$ has variance $(\mu^4 + 18\mu^2\sigma^2 + 15\sigma^4)/\sigma^2 - 4\mu^2 = 21.75$ by the
+# score function, $z^2\varepsilon/\sigma$, and $4\sigma^2 = 1$ pathwise, $2z$; one of $\nabla_\sigma$
+# has $(2\mu^4 + 60\mu^2\sigma^2 + 78\sigma^4)/\sigma^2 - 4\sigma^2 = 86.5$ by the score function,
+# $z^2(\varepsilon^2 - 1)/\sigma$, and $4\mu^2 + 8\sigma^2 = 6$ pathwise, $2z\varepsilon$: ratios of
+# 21.75 and 14.4.
+
+# %%
+exact_one_sample = {("score function", "mu"): (MU**4 + 18 * MU**2 * SIGMA**2 + 15 * SIGMA**4) / SIGMA**2 - 4 * MU**2,
+                    ("pathwise", "mu"): 4 * SIGMA**2,
+                    ("score function", "sigma"): (2 * MU**4 + 60 * MU**2 * SIGMA**2 + 78 * SIGMA**4) / SIGMA**2
+                    - 4 * SIGMA**2,
+                    ("pathwise", "sigma"): 4 * MU**2 + 8 * SIGMA**2}
+for (e_name, param), exact in exact_one_sample.items():
+    measured = one_sample_var["z²", e_name, param]
+    print(f"one-sample variance, {e_name:14} ∇{'μ' if param == 'mu' else 'σ'}: measured {measured:6.2f}, exact {exact:6.2f}")
+    assert abs(measured / exact - 1) < 0.05, (e_name, param, measured, exact)
+for param, low, high in (("mu", 17, 25), ("sigma", 12, 18)):
+    one_sample_ratio = one_sample_var["z²", "score function", param] / one_sample_var["z²", "pathwise", param]
+    assert low < one_sample_ratio < high, (param, one_sample_ratio)
+to_dashed = np.array([np.array(variance[key]) * np.array(NS) / one_sample_var["z²", key[0], key[1]]
+                      for key in variance])  # measured / predicted, one row per curve
+print(f"measured / dashed line: from {to_dashed.min():.2f} to {to_dashed.max():.2f}; "
+      f"{(abs(to_dashed - 1) < 0.1).sum()} of {to_dashed.size} points within 10%")
+assert (0.75 < to_dashed).all() and (to_dashed < 1.33).all() and (abs(to_dashed - 1) < 0.1).mean() > 0.75, to_dashed
+
+# %% [markdown]
 # The same comparison as distributions: 2,000 estimates of $\nabla_\mu \mathbb E[z^2]$ from
 # $n = 10$ samples each, by both estimators, around the exact value $2\mu = 2$.
 
@@ -288,14 +329,19 @@ assert all(abs(g.mean().item() - 2 * MU) < 4 * g.std().item() / REPEATS**0.5 for
 assert estimates["score function"].std() > 3 * estimates["pathwise"].std()
 share = {name: ((g - 2 * MU).abs() < 0.5).float().mean().item() for name, g in estimates.items()}
 assert share["score function"] < 0.35 and share["pathwise"] > 0.8, share
+assert 0.2 < share["score function"] < 0.3 and 0.85 < share["pathwise"] < 0.95, share
+skewness = {name: (((g - g.mean()) / g.std()) ** 3).mean().item() for name, g in estimates.items()}
+print("skewness:", {name: round(v, 2) for name, v in skewness.items()})
+assert skewness["score function"] > 0.5 and abs(skewness["pathwise"]) < 0.2, skewness
 plot.distributions(estimates, truth=2 * MU, xlabel="estimate of $\\nabla_\\mu \\mathbb{E}[z^2]$ from n = 10 samples",
                    title="2,000 estimates per estimator: same mean, different spread")
 plt.show()
 
 # %% [markdown]
 # Both have the exact gradient as their mean (both are unbiased), but the score-function
-# estimates spread several times wider and are skewed: only about a quarter of them land
-# within ±0.5 of $2\mu$, against nine in ten pathwise estimates. Any one of them, which is
+# estimates spread several times wider and are skewed to the right, with a long tail of large
+# estimates (skewness above 0.5, against about 0 for the pathwise ones): only about a quarter of
+# them land within ±0.5 of $2\mu$, against nine in ten pathwise estimates. Any one of them, which is
 # all a training step gets, is a much worse guess.
 
 # %% [markdown]
@@ -312,7 +358,8 @@ plt.show()
 # $\frac1n \sum_i \big(f(z_i) - b\big)\, \nabla_\varphi \log q_\varphi(z_i)$
 # is still unbiased for any constant $b$. Here we use the exact $b = \mathbb E[f] = \mu^2 + \sigma^2 + c$;
 # in practice it is a running average of past values of $f$ (or, in reinforcement learning, a
-# learned value function).
+# learned value function). The figure plots, against $c$, the standard deviation of a one-sample
+# estimate of $\nabla_\mu$ by the three estimators, and the formula above as a dotted line.
 
 # %%
 OFFSETS = np.arange(0, 11)
@@ -330,8 +377,12 @@ sf, sf_b, pw = (np.array(v) for v in one_sample_std.values())
 assert sf[-1] > 4 * sf[0], sf
 assert np.ptp(sf_b) < 1e-3 * sf_b[0] and np.ptp(pw) < 1e-3 * pw[0], (sf_b, pw)
 assert pw[0] < sf_b[0] < sf[0], (pw[0], sf_b[0], sf[0])
+assert (pw < sf_b).all() and (sf_b < sf).all(), (pw, sf_b, sf)
 print(f"std of a one-sample estimate of ∇μ: score function {sf[0]:.1f} at c = 0, {sf[-1]:.0f} at c = 10; "
       f"with the baseline {sf_b[0]:.1f}; pathwise {pw[0]:.1f}, for every c")
+r_squared = np.corrcoef(OFFSETS, sf)[0, 1] ** 2  # how much of the growth a straight line explains
+print(f"R² of a straight line fitted to the score function's std against c: {r_squared:.4f}")
+assert r_squared > 0.99, r_squared
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -342,12 +393,12 @@ ax.plot(OFFSETS, predicted, ":", color="grey", label="score function, predicted"
 assert np.allclose(sf, predicted, rtol=0.05), (sf, predicted)
 ax.set(xlabel="offset $c$ added to $f(z) = z^2$", ylabel=r"std of a one-sample estimate of $\nabla_\mu$",
        title=r"$f(z) = z^2 + c$: same gradient, different noise", ylim=(0, None))
-ax.legend(fontsize="small")
+ax.legend(fontsize="small", loc="upper left")  # above the low curves, left of the rising one
 plt.show()
 
 # %% [markdown]
 # The offset $c$ does not change the gradient, yet the score function's noise grows almost
-# linearly in $c$, as predicted (dotted). With the baseline the curve is flat, and lower than at
+# linearly in $c$ (a straight line explains more than 99% of its variation), as predicted (dotted). With the baseline the curve is flat, and lower than at
 # $c = 0$; the pathwise estimator stays lowest of all, for every $c$. This is
 # the general picture (Mohamed et al. 2020, "Monte Carlo gradient estimation in machine
 # learning"): the score function knows only *values* of $f$ and has to discover the direction of
@@ -377,6 +428,8 @@ plt.show()
 # = e^{\ell_k} / \sum_j e^{\ell_j}$.) This *is* a reparametrization: all the randomness is in
 # $g$, and the logits enter by a shift. Only the final argmax has no useful derivative. We check
 # the claim with 200,000 draws, next to the same argmax with Gaussian instead of Gumbel noise.
+# The bars show, for each category $k$, its probability $\pi_k$ (grey) and how often it won the
+# argmax with Gumbel noise (blue) and with Gaussian noise (orange).
 
 # %%
 LOGITS = torch.tensor([1.0, 0.0, -1.0, 0.5])
@@ -391,6 +444,8 @@ freq_gaussian = torch.bincount((LOGITS + gaussian).argmax(dim=-1), minlength=K) 
 se = (pi * (1 - pi) / M).sqrt()
 assert ((freq_gumbel - pi).abs() < 4 * se).all(), (freq_gumbel, pi)
 assert ((freq_gaussian - pi).abs() > 10 * se).any(), (freq_gaussian, pi)
+assert (freq_gumbel - pi).abs().max() < 0.001, (freq_gumbel - pi).abs().max()
+assert freq_gaussian[0] > pi[0] + 10 * se[0] and freq_gaussian[2] < pi[2] - 10 * se[2], (freq_gaussian, pi)
 print("softmax(ℓ)                  ", pi.numpy().round(3))
 print("argmax(ℓ + g), Gumbel noise ", freq_gumbel.numpy().round(3))
 print("argmax(ℓ + g), Gaussian     ", freq_gaussian.numpy().round(3))
@@ -405,12 +460,14 @@ ax.bar(index, freq_gumbel, width=0.27, label=r"$\arg\max_k(\ell_k + g_k)$, Gumbe
 ax.bar(index + 0.27, freq_gaussian, width=0.27, label=r"$\arg\max_k(\ell_k + g_k)$, Gaussian $g$")
 ax.set(xticks=index, xticklabels=[f"$k = {k + 1}$\n$\\ell_k = {v:g}$" for k, v in enumerate(LOGITS.tolist())],
        ylabel="probability / frequency", title=f"Gumbel-max trick, {M:,} draws")
-ax.legend(fontsize="small")
+ax.legend(fontsize="small", loc="upper right")  # above the bars of k = 3 and 4
 plt.show()
 
 # %% [markdown]
 # With Gumbel noise the frequencies match $\mathrm{softmax}(\ell)$ within 0.001; with
-# Gaussian noise the argmax follows some other law (too concentrated on the largest logit here).
+# Gaussian noise the argmax follows some other law (too concentrated on the largest logit here,
+# and too rarely on the smallest: Gaussian noise, with standard deviation 1 against the Gumbel's
+# $\pi/\sqrt 6 \approx 1.28$, reshuffles the order of the logits less often).
 # The Gumbel distribution is exactly the one that turns "add noise, take the max" into the softmax.
 #
 # ### Gumbel-softmax: relax the argmax
@@ -455,11 +512,40 @@ widgets.explore(draw_simplex, static=[{"tau": tau} for tau in (0.1, 0.5, 1.0, 5.
                 title=r"Gumbel-softmax samples $y = \mathrm{softmax}((\ell + g)/\tau)$ on the simplex, $K = 3$",
                 tau=widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="τ"))
 
+# %%
+pi3, centre = F.softmax(LOGITS3, dim=-1), torch.full((3,), 1 / 3)
+simplex = {}
+for tau in (0.1, 0.5, 1.0, 5.0):
+    y = rp.gumbel_softmax(LOGITS3.expand(400, 3), tau, generator=torch.Generator().manual_seed(30))  # as drawn
+    simplex[tau] = {"near a corner": (y.max(dim=-1).values > 0.9).float().mean().item(),
+                    "to the centre": (y - centre).norm(dim=-1).mean().item(),
+                    "mean to π": (y.mean(dim=0) - pi3).norm().item(),
+                    "mean to the centre": (y.mean(dim=0) - centre).norm().item(),
+                    "colours": torch.bincount(y.argmax(dim=-1), minlength=3) / 400}
+for tau, row in simplex.items():
+    print(f"τ = {tau:<3g}: near a corner {row['near a corner']:.2f}, mean distance to the centre "
+          f"{row['to the centre']:.2f}; the cross is {row['mean to π']:.2f} from π and "
+          f"{row['mean to the centre']:.2f} from the centre")
+print("share of each colour:", simplex[0.1]["colours"].numpy().round(3), " π:", pi3.numpy().round(3))
+taus = list(simplex)
+assert simplex[0.1]["near a corner"] > 0.8, simplex[0.1]
+assert all(torch.equal(simplex[tau]["colours"], simplex[0.1]["colours"]) for tau in taus)
+assert ((simplex[0.1]["colours"] - pi3).abs() < 3 * (pi3 * (1 - pi3) / 400).sqrt()).all()
+assert simplex[0.1]["mean to π"] < 0.2 * (pi3 - centre).norm().item(), simplex[0.1]
+assert all(simplex[a]["to the centre"] > simplex[b]["to the centre"] for a, b in zip(taus, taus[1:]))
+assert all(simplex[a]["mean to π"] < simplex[b]["mean to π"] for a, b in zip(taus, taus[1:]))
+assert simplex[5.0]["to the centre"] < 0.25 * simplex[0.1]["to the centre"], simplex
+assert simplex[5.0]["mean to the centre"] < 0.5 * simplex[5.0]["mean to π"], simplex[5.0]
+
 # %% [markdown]
-# At $\tau = 0.1$ nearly every sample sits in a corner: almost one-hot, and the share of each
-# corner is its categorical probability, so the cross sits next to the star. As $\tau$ grows the
-# samples are pulled inwards, and at $\tau = 5$ they crowd around the centre: the relaxed samples
-# no longer look like categories, and their mean has moved from $\pi$ towards $(1/3, 1/3, 1/3)$.
+# At $\tau = 0.1$ nearly nine samples in ten lie near a corner (largest weight above 0.9):
+# almost one-hot. The colours are the same in every panel, since dividing by $\tau$ does not
+# change which entry of $\ell + g$ is largest, and the share of each colour is close to its
+# categorical probability (within three standard errors of 400 draws); at $\tau = 0.1$ the cross
+# sits next to the star. As $\tau$ grows the samples are pulled inwards (their mean distance to
+# the centre falls from panel to panel), and at $\tau = 5$ they crowd around the centre: the
+# relaxed samples no longer look like categories, and their mean has moved from $\pi$ towards
+# $(1/3, 1/3, 1/3)$, to which it is now much closer.
 # Low temperature is faithful but, as we will measure, gives noisy gradients: the softmax is
 # nearly flat in the corners and very steep on the way between them.
 #
@@ -505,7 +591,10 @@ print("gradient of w·y, hard: ", grad_hard.numpy().round(3) + 0.0)
 # compute each sample's gradient $\nabla_\ell f(y)$ (soft and straight-through), and record
 # (1) the objective the forward pass sees, (2) the bias $\lVert \mathbb E[\hat g] - \nabla_\ell \rVert$
 # and (3) the spread of one sample's gradient, $\sqrt{\operatorname{tr}\operatorname{Cov}\hat g}$,
-# next to the unbiased score-function estimator $f(e_k)\,(e_k - \pi)$.
+# next to the unbiased score-function estimator $f(e_k)\,(e_k - \pi)$. The figure plots the three
+# against $\tau$ on log axes, for Gumbel-softmax (circles) and straight-through (squares), with
+# the discrete objective (dashed, left), the Monte Carlo noise level of a bias measured from
+# 50,000 samples (dotted, middle) and the score function's spread (dashed, right).
 
 # %%
 C = torch.tensor([0.9, 0.1, 0.6, 0.2])
@@ -543,6 +632,24 @@ print(f"Gumbel-softmax gradient: bias {soft['bias'][0]:.2f} -> {soft['bias'][-1]
       f"std {soft['std'][0]:.2g} -> {soft['std'][-1]:.2g} from τ = {TAUS[0]:.2f} to {TAUS[-1]:g}; "
       f"score function: std {sf_std:.1f}, no bias")
 
+
+def crossing(spread):
+    """The τ where a spread curve crosses the score function's, interpolated on the log-log axes."""
+    above = np.log(np.array(spread)) - math.log(sf_std)  # > 0 where the spread is larger
+    i = int(np.flatnonzero(np.diff(np.sign(above)))[0])
+    t = above[i] / (above[i] - above[i + 1])
+    return math.exp(math.log(TAUS[i]) + t * (math.log(TAUS[i + 1]) - math.log(TAUS[i])))
+
+
+st_noise = np.array(st["std"]) / math.sqrt(n_draws)
+cross = {"Gumbel-softmax": crossing(soft["std"]), "straight-through": crossing(st["std"])}
+print("the spread overtakes the score function's below τ =", {k: round(v, 2) for k, v in cross.items()},
+      f"; Gumbel-softmax bias at τ = {TAUS[0]:.2f}: {soft['bias'][0] / noise_floor[0]:.1f}× the noise level")
+assert (np.diff(soft["bias"]) > 0).all() and (np.diff(soft["std"]) < 0).all(), soft
+assert soft["bias"][0] < 2.5 * noise_floor[0], (soft["bias"][0], noise_floor[0])
+assert 0.1 < cross["Gumbel-softmax"] < 0.2 and 0.25 < cross["straight-through"] < 0.45, cross
+assert (np.array(st["bias"]) > 2 * st_noise).all() and (np.array(st["std"]) > np.array(soft["std"])).all(), st
+
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
 for name, style in (("Gumbel-softmax", "o-"), ("straight-through", "s-")):
@@ -566,10 +673,12 @@ plt.show()
 # The temperature trades bias for variance. At high $\tau$ the relaxed samples sit near the
 # centre of the simplex: the forward pass optimises a different objective (left), the gradient
 # is biased (middle), but calm (right). As $\tau \to 0$ the relaxed objective approaches the
-# discrete one and the bias falls towards the Monte Carlo noise level (dotted), while the spread
-# grows steadily and, at a few tenths, overtakes the score function's. The straight-through estimator always
-# evaluates the true discrete objective, but its gradient is biased at every $\tau$ and no less
-# noisy. In practice one starts warm ($\tau \approx 1$) and anneals $\tau$ down during training.
+# discrete one and the bias falls steadily towards the Monte Carlo noise level (dotted; at
+# $\tau = 0.05$ it is less than 2.5 times that level), while the spread grows steadily and, below
+# $\tau \approx 0.15$, overtakes the score function's. The straight-through estimator always
+# evaluates the true discrete objective, but its gradient is biased at every $\tau$ (by more than
+# twice its own noise level) and noisier than the soft one at every $\tau$: its spread passes the
+# score function's already below $\tau \approx 1/3$. In practice one starts warm ($\tau \approx 1$) and anneals $\tau$ down during training.
 #
 # ## Where this is used: the dVAE of DALL-E
 #
@@ -588,6 +697,12 @@ plt.show()
 #   1/16 so that the relaxation is tight by the end, and the ELBO's KL term is taken against a
 #   uniform prior over the code words.
 #
+# Lecture 001's slide on the dVAE mixes the two: its bullets "introduced in VQ-VAE 1 and
+# VQ-VAE-2", "vector quantization maps to 8k code words" and "copy gradients from decoder input
+# $z$ to the encoder output" describe VQ-VAE. The dVAE was introduced with DALL-E (Ramesh et al.
+# 2021), and it has neither a vector quantizer nor copied gradients: it uses the Gumbel-softmax
+# relaxation of this notebook.
+#
 # Here is that bottleneck, with a random stand-in for the encoder's logits, an 8×8 grid and 512
 # code words:
 
@@ -596,23 +711,33 @@ B, H, W, N_CODES, D = 2, 8, 8, 512, 16
 gen = torch.Generator().manual_seed(50)
 encoder_logits = torch.randn(B, H, W, N_CODES, generator=gen).to(device).requires_grad_(True)
 codebook = torch.randn(N_CODES, D, generator=gen).to(device).requires_grad_(True)
+largest_weight = {}
 for tau in (1.0, 1 / 16):
     y = rp.gumbel_softmax(encoder_logits, tau, generator=torch.Generator().manual_seed(51))  # (B, H, W, K)
     decoder_input = y @ codebook  # (B, H, W, D): a mixture of code vectors at each position
+    largest_weight[tau] = y.max(dim=-1).values.mean().item()
     print(f"τ = {tau:<6g}: decoder input {tuple(decoder_input.shape)}, largest weight per position: "
-          f"{y.max(dim=-1).values.mean():.2f} on average")
+          f"{largest_weight[tau]:.2f} on average")
 loss = decoder_input.pow(2).mean()  # stands in for the decoder's reconstruction loss
 loss.backward()
 assert encoder_logits.grad.abs().sum() > 0 and codebook.grad.abs().sum() > 0
-tokens = y.argmax(dim=-1)  # (B, H, W): the discrete codes the transformer models
+hard_input = codebook[y.argmax(dim=-1)]  # (B, H, W, D): the one code word of the hard sample at τ = 1/16
+gap = ((decoder_input - hard_input).norm(dim=-1) / hard_input.norm(dim=-1)).mean().item()
+tokens = encoder_logits.argmax(dim=-1)  # (B, H, W): the transformer's tokens, argmax of the logits, no noise
+print(f"at τ = 1/16 the decoder input is on average {100 * gap:.0f}% (relative distance) from that code word")
 print(f"gradients reach the encoder's logits and the code book; tokens {tuple(tokens.shape)}, "
       f"{tokens.unique().numel()} distinct codes used")
+assert largest_weight[1.0] < 0.5 and largest_weight[1 / 16] > 0.9, largest_weight
+assert gap < 0.15, gap
 
 # %% [markdown]
-# At $\tau = 1$ the decoder sees blends of many code words; at $\tau = 1/16$ each position puts
-# almost all its weight on one code word, so the decoder trained on relaxed inputs also works on
-# the hard tokens that the transformer will later generate. The tokens the transformer is trained
-# on are the argmax of the encoder's logits.
+# At $\tau = 1$ the decoder sees blends of many code words (the largest weight averages less than
+# a half); at $\tau = 1/16$ each position puts almost all its weight on one code word (more than
+# 0.9 on average, and the decoder's input is on average less than 15% away from that code word,
+# in relative distance), so the decoder
+# trained on relaxed inputs also works on the hard tokens that the transformer will later
+# generate. The tokens the transformer is trained on are the argmax of the encoder's logits,
+# without Gumbel noise (`tokens` above).
 #
 # ### Summary
 #

@@ -131,13 +131,13 @@ check.corrupt(corrupt)
 
 # %% [markdown]
 # **Question.** Why do we clamp the corrupted image to $[0, 1]$, and what would go wrong at
-# the decoder's output if the *targets* were not in $[0, 1]$?
+# the decoder's output if the *clean images* it must reproduce were not in $[0, 1]$?
 
 # %% [markdown]
 # <!-- BEGIN SOLUTION -->
 # Pixel intensities live in $[0, 1]$: clamping keeps $\tilde x$ a valid image, like the ones the
 # denoiser will see at test time (a sensor saturates, it does not report negative light). The
-# decoder ends in a sigmoid, so it can only output values in $(0, 1)$; targets outside that
+# decoder ends in a sigmoid, so it can only output values in $(0, 1)$; clean pixels outside that
 # range could never be matched and would keep pushing the sigmoid into saturation, where its
 # gradient vanishes.
 # <!-- END SOLUTION -->
@@ -146,11 +146,15 @@ check.corrupt(corrupt)
 # ## 4. Put it together: a denoising autoencoder
 #
 # Your three pieces make a denoising autoencoder. We train it for a few seconds on the 8×8
-# digits with noise of standard deviation $\sigma = 0.3$.
+# digits with noise of standard deviation $\sigma = 0.3$. It should cut the squared error of the
+# noisy test digits roughly in half (to less than 60% of it). The
+# figure shows twelve noisy test digits, your denoiser's outputs and the clean digits, one row
+# each.
 
 # %% tags=["nbval-ignore-output"]
 X_train, _ = data.load_images("digits", "train")
 X_test, _ = data.load_images("digits", "test")
+_ = torch.manual_seed(0)  # the same initial weights, however often the cells above were run
 model = nn.Sequential(make_encoder((1, 8, 8), 8, 128), make_decoder(8, (1, 8, 8), 128)).to(device)
 noise = torch.Generator().manual_seed(1)
 history = train.fit(model, lambda m, b: reconstruction_loss(m(corrupt(b[0], 0.3, noise)), b[0]),
@@ -161,8 +165,7 @@ with torch.no_grad():
 error_noisy = reconstruction_loss(x_noisy, X_test).item()
 error_denoised = reconstruction_loss(x_denoised, X_test).item()
 print(f"squared error per image: noisy {error_noisy:.2f}, denoised {error_denoised:.2f}")
-assert error_denoised < 0.5 * error_noisy, "the denoiser should at least halve the squared error"
-# the figure: twelve noisy 8×8 test digits, your denoiser's outputs and the clean digits, one row each
+assert error_denoised < 0.6 * error_noisy, "the denoiser should cut the squared error to less than 60% of the noisy input's"
 plot.image_grid(torch.cat([x_noisy[:12], x_denoised[:12], X_test[:12]]), nrow=12, title="denoising 8×8 digits (σ = 0.3)",
                 row_labels=["noisy", "denoised", "clean"])
 plt.show()
@@ -173,7 +176,7 @@ plt.show()
 #
 # Without nonlinearities and trained on centred data, an autoencoder $\hat x = W_d W_e x$ with
 # a $k$-dimensional code learns the same subspace as the top $k$ principal components, though
-# not the same basis (lecture 003). To see it, measure the **principal angles** between two
+# not the same basis (Baldi & Hornik 1989; notebook 01 shows it on MNIST). To see it, measure the **principal angles** between two
 # subspaces, the column spaces of $A$ and $B$ (both of shape $(D, k)$):
 #
 # 1. orthonormalize each basis: $A = Q_A R_A$, $B = Q_B R_B$ (`torch.linalg.qr`);
@@ -214,5 +217,5 @@ to_pca = principal_angles(W_d, pcs)
 to_random = principal_angles(random_basis, pcs)
 print("angles to the PCA subspace (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_pca).tolist()])
 print("a random subspace's angles (degrees):   ", [f"{a:.1f}" for a in torch.rad2deg(to_random).tolist()])
-assert to_pca.max() < 0.2 and to_random.min() > 0.5, (to_pca, to_random)
-print("the decoder spans the PCA subspace to within 0.2 rad; a random subspace is at least 0.5 rad away")
+assert to_pca.max() < math.radians(2) and to_random.min() > math.radians(45), (to_pca, to_random)
+print("the decoder spans the PCA subspace to within 2°; a random subspace is more than 45° away")

@@ -50,8 +50,8 @@ plot.use_style()
 
 
 # %% [markdown]
-# All three tasks estimate $\nabla_\varphi\, \mathbb E_{z \sim q_\varphi}[f(z)]$ from samples. In
-# tasks 1 and 2, $q_\varphi = \mathcal N(\mu, \sigma^2)$ with $\varphi = (\mu, \sigma)$; `mu` and
+# All three parts estimate $\nabla_\varphi\, \mathbb E_{z \sim q_\varphi}[f(z)]$ from samples. In
+# parts 1 and 2, $q_\varphi = \mathcal N(\mu, \sigma^2)$ with $\varphi = (\mu, \sigma)$; `mu` and
 # `sigma` are 0-d tensors, `f` maps a tensor of samples of shape `(n,)` to values of shape `(n,)`,
 # and both functions return the pair `(grad_mu, grad_sigma)` of 0-d tensors. Draw the noise
 # with the given `generator`, `eps = torch.randn(n, generator=generator)`, so that results are
@@ -134,6 +134,8 @@ for name, estimator in (("score function", score_function_grad), ("pathwise", pa
               f"std ({spread[name, n][0]:.2f}, {spread[name, n][1]:.2f})")
 assert all((spread["pathwise", n] < spread["score function", n] / 2).all() for n in (10, 100))
 assert all((spread[name, 100] < spread[name, 10] / 2).all() for name in ("score function", "pathwise"))
+shrink = torch.stack([spread[name, 10] / spread[name, 100] for name in ("score function", "pathwise")])
+assert ((2.5 < shrink) & (shrink < 4.0)).all(), shrink  # √10 ≈ 3.16
 print("the pathwise estimates are far less spread out; ten times the samples shrink the spread about √10-fold")
 
 
@@ -199,7 +201,8 @@ check.gumbel_softmax(gumbel_softmax)
 # $\mathbb E_{k \sim \pi}[f(k)]$ over the logits by gradient descent, with your straight-through
 # Gumbel-softmax ($\tau = 0.5$, 64 samples per step): the forward pass evaluates the true cost of
 # one-hot samples, the backward pass uses the relaxed gradient. The best distribution puts all its
-# mass on $k = 2$.
+# mass on $k = 2$, at cost $f(2) = 0.09$. The figure plots the expected cost of the current $\pi$
+# after each step, with that optimum as a dashed line.
 
 # %%
 values = torch.arange(5.0)
@@ -219,9 +222,14 @@ for step in range(200):
 probs = F.softmax(logits.detach(), dim=-1)
 print("learned π:", probs.numpy().round(2))
 assert probs.argmax() == 2 and probs[2] > 0.9, probs
+assert expected_cost[0] > 1.5 and expected_cost[-1] < cost.min().item() + 0.01, (expected_cost[0], expected_cost[-1])
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(expected_cost, label=r"$\mathbb{E}_{k\sim\pi}[f(k)]$")
 ax.axhline(cost.min().item(), color="grey", ls="--", label="optimum, all mass on $k = 2$")
 ax.set(xlabel="step", ylabel="expected cost", title="straight-through Gumbel-softmax, τ = 0.5")
-ax.legend()
+ax.legend(loc="upper right")  # the curve falls at the left
 plt.show()
+
+# %% [markdown]
+# The expected cost falls from above 1.5 after the first step to within 0.01 of the optimum: the
+# straight-through gradients, biased as they are, lead the logits to the best category.
