@@ -237,7 +237,7 @@ def code_maps(model: vqvae.VQVAE, images: torch.Tensor, batch_size: int = 2000) 
 
 # ------------------------------------------------------------------------------ DDPM (notebook 08)
 
-DDPM_STEPS = 5000
+DDPM_STEPS = 8000
 DDPM_EMA_DECAY = 0.999
 
 

@@ -583,8 +583,8 @@ print(f"resolutions 28 → 14 → 7 → 14 → 28, attention at 7×7 only, the t
 # and moves to the next kept level $s < t$ along $x_s = \sqrt{\bar\alpha_s}\hat x_0 + \sqrt{1 - \bar\alpha_s}\hat\epsilon$
 # (deterministic when $\eta = 0$). Both samplers clip $\hat x_0$ to the data range $[-1, 1]$
 # at every step (`clip=True`, as Ho et al.'s code does): without it, the same 50 DDIM steps
-# from the same starting points end with many pixels outside the data range (more than 5%,
-# measured below).
+# from the same starting points end with many pixels outside the data range (more than a
+# fifth of them, measured below).
 #
 # Ancestral sampling (Algorithm 2) takes all 1,000 steps, so we run it on 16 images only and
 # DDIM with 50 steps on the same 16 starting points, then 64 more DDIM samples.
@@ -627,12 +627,12 @@ same_label = (labels_ancestral == labels_ddim).float().mean().item()
 assert 0.93 < real_share < 0.99, real_share
 assert speedup >= 10, speedup
 assert confident_share(torch.cat([ddim16, ddim64])) > 0.5
-assert share_ancestral >= share_ddim + 0.2 and share_ancestral > 0.5, (share_ancestral, share_ddim)
-assert outside > 0.05 and ddim16_unclipped.abs().max() > 2, outside
+assert share_ancestral > share_ddim and share_ancestral > 0.5, (share_ancestral, share_ddim)
+assert outside > 0.2, outside
 assert same_label <= 0.5, same_label
 print("the classifier is confident on 93-99% of 1,000 real test digits; DDIM-50 is at least 10× faster than ancestral\n"
-      "sampling and most of its samples are confidently digits, but from the same x_T ancestral sampling gives clearly\n"
-      "more; unclipped, DDIM leaves more than 5% of the pixels outside [-1, 1]; the two samplers' digits from the same\n"
+      "sampling and most of its samples are confidently digits, but from the same x_T ancestral sampling gives\n"
+      "more; unclipped, DDIM leaves more than a fifth of the pixels outside [-1, 1]; the two samplers' digits from the same\n"
       "x_T get the same label in at most half of the 16 pairs")
 
 # %% [markdown]
@@ -650,12 +650,12 @@ plt.show()
 # Both samplers give digits, of a quality the confident shares above measure: the shipped UNet
 # (its parameters and training steps are printed above) is far from the 35 M parameters and
 # 800k steps of Ho et al. Compared on the same 16
-# starting points $x_T$, ancestral sampling gives clearly more digits the course's classifier
-# is confident about than DDIM-50: on this small model DDIM's speed-up (20× fewer network
-# evaluations, at least 10× less time as measured) costs quality
-# (sixteen images are few, one image moves the share by 0.06; notebook 09 scores 1,000 DDIM-25
-# samples with FID, precision and recall, and `python -m gdmcourse bench` compares DDIM-50
-# with ancestral sampling on 1,000). Starting from the same $x_T$ the two mostly end at
+# starting points $x_T$, ancestral sampling gives more digits the course's classifier is
+# confident about than DDIM-50 (the shares printed above). Sixteen images are few: one image
+# moves the share by 0.06, so this says which way DDIM's speed-up (20× fewer network
+# evaluations, at least 10× less time as measured) goes, not how much it costs; notebook 09
+# scores 1,000 DDIM-25 samples with FID, precision and recall, and `python -m gdmcourse bench`
+# compares DDIM-50 with ancestral sampling on 1,000 from the same $x_T$. Starting from the same $x_T$ the two mostly end at
 # different digits (the classifier gives the two images of a pair the same label in at most
 # half of the pairs): ancestral sampling injects fresh noise at every step, DDIM ($\eta = 0$)
 # none.
