@@ -275,7 +275,8 @@ def power_iteration(W: torch.Tensor, n_iter: int, u: torch.Tensor | None = None,
     .. math:: v \leftarrow \frac{W^\top u}{\|W^\top u\|},\quad u \leftarrow \frac{W v}{\|W v\|},\quad
               \sigma = u^\top W v
 
-    The error shrinks like :math:`(\sigma_2 / \sigma_1)^{2k}` after :math:`k` iterations.
+    After :math:`k` iterations the vectors' error shrinks like :math:`(\sigma_2 / \sigma_1)^{2k}` and the
+    relative error of :math:`\sigma` like :math:`(\sigma_2 / \sigma_1)^{4k}` (it is quadratic in the vectors').
 
     Args:
         W: ``(m, n)``, or a conv kernel ``(out, in, kh, kw)`` read as ``(out, in·kh·kw)``.

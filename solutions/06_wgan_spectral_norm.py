@@ -19,7 +19,9 @@
 # 2. WGAN-GP's gradient penalty,
 # 3. power iteration for the largest singular value of a weight matrix,
 #
-# and then use the penalty to make a tiny critic 1-Lipschitz. Fill in each cell that says
+# then use the penalty to make a tiny critic 1-Lipschitz, and finally write
+#
+# 5. a network's Lipschitz bound, the product of its layers' constants. Fill in each cell that says
 # `raise NotImplementedError`, run it, then run the check cell below it: it prints `PASSED`
 # or `FAILED` with a hint.
 
@@ -217,3 +219,4 @@ measured = grad_x.norm(dim=1).max().item()
 bound = lipschitz_bound(net)
 print(f"largest measured gradient norm {measured:.3f} <= bound {bound:.3f} (ratio {bound / measured:.1f})")
 assert measured <= bound
+assert bound > 3 * measured, "far above: the layers' top singular directions do not line up"

@@ -171,3 +171,39 @@ def test_train_gan_rmsprop_is_the_original_wgan_optimiser(monkeypatch):
     assert made == [3e-4, 5e-5]
     with pytest.raises(ValueError, match="'adam' or 'rmsprop'"):
         gan.train_gan(G, D, torch.randn(64, 2), steps=1, optimizer="sgd", progress=False, device="cpu")
+
+
+def test_wgan_gp_digit_recipe_builds_mlps_without_batch_norm():
+    """Notebook 06's image WGAN-GP: G maps noise to 28×28 images in [−1, 1], the critic maps images
+    to one score each, with leaky ReLU (0.2) and no batch norm (the penalty is per example)."""
+    recipe = recipes.WGAN_GP_MNIST
+    torch.manual_seed(0)
+    G, D = recipe.networks()
+    x = G(torch.randn(5, recipe.latent_dim))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1 and G.latent_dim == recipe.latent_dim
+    assert D(x).shape == (5,)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    assert [m.negative_slope for m in D.modules() if isinstance(m, nn.LeakyReLU)] == [0.2, 0.2]
+    assert [m.out_features for m in D.modules() if isinstance(m, nn.Linear)] == [*recipe.d_hidden, 1]
+    assert set(recipe.steps) == {"quick", "full"}
+
+
+def test_wgan_gp_digit_recipe_trains_with_its_settings(monkeypatch):
+    """recipe.train passes the gradient-penalty loss and every setting of the recipe to gan.train_gan."""
+    seen = {}
+    real_train_gan = gan.train_gan
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_train_gan(*args, **kwargs)
+
+    monkeypatch.setattr(gan, "train_gan", spy)
+    recipe = recipes.WGAN_GP_MNIST
+    torch.manual_seed(0)
+    G, D = recipe.networks()
+    images = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    history = recipe.train(G, D, images, steps=3, device="cpu", progress=False)
+    assert len(history.g_loss) == 3 and all(torch.isfinite(torch.tensor(history.d_loss)))
+    assert seen["loss"] is wgan.LOSSES["wgan-gp"] and wgan.LOSSES["wgan-gp"].penalty is wgan.gradient_penalty
+    assert (seen["n_critic"], seen["gp_weight"], seen["betas"], seen["batch_size"]) == (5, 10.0, (0.5, 0.9), 64)
+    assert seen["lr_g"] == seen["lr_d"] == recipe.lr
