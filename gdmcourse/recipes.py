@@ -376,6 +376,24 @@ class DDPMImages(ImageGenerator):
 
 # ------------------------------------------------------------------------------ checkpoint trainers
 
+class FIDRecord:
+    """FIDs of 1,000 samples (one seeded generator) against the course's reference (the first 1,000 of
+    :func:`gdmcourse.data.shuffled_test_set`), called during training; ``points`` rows hold the step,
+    the training time so far without the scoring (``scoring`` seconds in all) and the FID under ``key``."""
+
+    def __init__(self, key: str) -> None:
+        self.extractor = metrics.feature_extractor("mnist", "cpu")
+        self.real = self.extractor.features(data.shuffled_test_set("mnist")[0].images[:1000])
+        self.key, self.points, self.scoring, self.start = key, [], 0.0, time.perf_counter()
+
+    def __call__(self, step: int, sampler: ImageGenerator) -> None:
+        t0 = time.perf_counter()
+        fake = sampler.sample_images(1000, torch.Generator().manual_seed(0))
+        self.points.append({"step": step, "train_seconds": round(t0 - self.start - self.scoring, 1),
+                            self.key: round(metrics.fid(self.extractor.features(fake), self.real), 1)})
+        self.scoring += time.perf_counter() - t0
+
+
 def _train_classifier(dataset: str, epochs: int, progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, y = data.load_images(dataset, "train")
@@ -408,34 +426,19 @@ def train_ddpm_recipe(progress: bool = True, callbacks: Sequence[train.Every] = 
     """
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
-    extractor = metrics.feature_extractor("mnist", "cpu")
-    real_features = extractor.features(data.shuffled_test_set("mnist")[0].images[:1000])
     model = ddpm_unet()
-    start, scoring = time.perf_counter(), 0.0
-    frontier: list[dict[str, float]] = []
-
-    def score(step: int, history: train.History) -> None:
-        nonlocal scoring
-        t0 = time.perf_counter()
-        fake = DDPMImages(history.ema, "cpu", ddim_steps=50).sample_images(1000, torch.Generator().manual_seed(0))
-        frontier.append({"step": step, "train_seconds": round(t0 - start - scoring, 1),
-                         "fid_ddim50": round(metrics.fid(extractor.features(fake), real_features), 1)})
-        scoring += time.perf_counter() - t0
-
+    record = FIDRecord("fid_ddim50")
+    score = train.Every(DDPM_STEPS // 4, lambda step, h: record(step, DDPMImages(h.ema, "cpu", ddim_steps=50)))
     history = ddpm.train_ddpm(model, ddpm_schedule(), ddpm.to_model_range(x), steps=DDPM_STEPS, batch_size=128,
                               lr=1e-3, warmup=200, ema_decay=DDPM_EMA_DECAY, seed=0, device="cpu",
-                              progress=progress, callbacks=[*callbacks, train.Every(DDPM_STEPS // 4, score)])
+                              progress=progress, callbacks=[*callbacks, score])
     tail = history.loss[-500:]
     info = {"steps": DDPM_STEPS, "batch_size": 128, "schedule": "linear, T=1000",
             "parameters": sum(p.numel() for p in model.parameters()),
             "final_loss_mean_last_500": round(sum(tail) / len(tail), 4),
-            "train_seconds": round(history.seconds - scoring, 1), "weights": f"EMA (decay {DDPM_EMA_DECAY})",
-            "fid_1000_by_step": frontier}
+            "train_seconds": round(history.seconds - record.scoring, 1), "weights": f"EMA (decay {DDPM_EMA_DECAY})",
+            "fid_1000_by_step": record.points}
     return history.ema.state_dict(), info
-
-
-def _vae() -> vae.VAE:
-    return vae.RECIPES["quick"].model()
 
 
 def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
@@ -443,7 +446,7 @@ def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
     x, _ = data.load_images("mnist", "train")
     x_test, _ = data.load_images("mnist", "test")
     recipe = vae.RECIPES["quick"]
-    model = _vae()
+    model = MODELS["vae-mnist"]()
     history = train.fit(model, vae.vae_loss(generator=torch.Generator().manual_seed(3)), x, epochs=recipe.epochs,
                         batch_size=recipe.batch_size, lr=recipe.lr, lr_min=recipe.lr_min, schedule=recipe.schedule,
                         seed=0, progress=progress, device="cpu")
@@ -454,10 +457,6 @@ def _train_vae(progress: bool) -> tuple[State, dict[str, Any]]:
         "recipe": "vae.RECIPES['quick'] (notebook 02: 784-512-256-32 ELU, Adam 1e-3 to 2e-4 cosine, batch 128)",
         "epochs": recipe.epochs, "test_nll_iwae500_first1000": round(nll, 2), "train_seconds": round(history.seconds, 1),
         "epoch_neg_elbo": [round(v, 2) for v in history.epochs["loss"]]}
-
-
-def _cvae() -> vae.CVAE:
-    return vae.CVAE_RECIPE.conditional_model()
 
 
 @torch.no_grad()
@@ -477,7 +476,7 @@ def _train_cvae(progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, y = data.load_images("mnist", "train")
     recipe = vae.CVAE_RECIPE
-    model = _cvae()
+    model = MODELS["cvae-mnist"]()
     history = train.fit(model, vae.vae_loss(generator=torch.Generator().manual_seed(10)), (x, y),
                         epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr, lr_min=recipe.lr_min,
                         schedule=recipe.schedule, seed=0, progress=progress, device="cpu")
@@ -489,48 +488,29 @@ def _train_cvae(progress: bool) -> tuple[State, dict[str, Any]]:
         "classifier_agreement_by_digit": [round(v, 3) for v in shares], "row_accuracy_min": round(min(shares), 3)}
 
 
-def _dcgan() -> nets.DCGANGenerator:
-    return DCGAN.networks()[0]
-
-
 def _train_dcgan(progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
-    # the course's FID reference (notebooks 04 and 09, the benchmark)
-    reference = data.shuffled_test_set("mnist")[0].images[:1000]
-    extractor = metrics.feature_extractor("mnist", "cpu")
-    real_features = extractor.features(reference)
     G, D = DCGAN.networks()
-    start, scoring = time.perf_counter(), 0.0
-    frontier: list[dict[str, float]] = []
+    record = FIDRecord("fid")
 
     def score(step: int, G: nn.Module) -> None:
-        nonlocal scoring
-        t0 = time.perf_counter()
-        G.eval()
-        fake = DCGANImages(G).sample_images(1000, torch.Generator().manual_seed(0))
+        record(step, DCGANImages(G))  # which puts G in eval mode: back to training
         G.train()
-        frontier.append({"step": step, "train_seconds": round(t0 - start - scoring, 1),
-                         "fid": round(metrics.fid(extractor.features(fake), real_features), 1)})
-        scoring += time.perf_counter() - t0
 
     history = DCGAN.train(G, D, 2 * x - 1, steps=DCGAN.steps, seed=0, device="cpu", progress=progress,
                           callback=score, callback_every=DCGAN.steps // 4)
     G.eval()
     return G.state_dict(), {"recipe": "recipes.DCGAN (notebook 04: Radford et al.'s rules, width 32, batch 128)",
                             "steps": DCGAN.steps, "train_seconds": round(history.seconds, 1),
-                            "fid_1000_by_step": frontier}
-
-
-def _vqvae() -> vqvae.VQVAEWithPrior:
-    return vqvae.VQVAEWithPrior(VQVAE.model(ema=True), VQVAE.prior())
+                            "fid_1000_by_step": record.points}
 
 
 def _train_vqvae(progress: bool) -> tuple[State, dict[str, Any]]:
     runtime.startup(seed=0)
     x, _ = data.load_images("mnist", "train")
     x_test, _ = data.load_images("mnist", "test")
-    model = _vqvae()
+    model = MODELS["vqvae-mnist"]()
     h = VQVAE.train(model.vqvae, x, steps=VQVAE.steps, seed=0, device="cpu", progress=progress)
     maps = code_maps(model.vqvae, x)
     start = time.perf_counter()
@@ -550,10 +530,10 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "classifier-mnist": nets.SmallCNN,
     "classifier-fashion-mnist": nets.SmallCNN,
     "ddpm": ddpm_unet,
-    "vae-mnist": _vae,
-    "cvae-mnist": _cvae,
-    "dcgan-mnist": _dcgan,
-    "vqvae-mnist": _vqvae,
+    "vae-mnist": lambda: vae.RECIPES["quick"].model(),
+    "cvae-mnist": vae.CVAE_RECIPE.conditional_model,
+    "dcgan-mnist": lambda: DCGAN.networks()[0],
+    "vqvae-mnist": lambda: vqvae.VQVAEWithPrior(VQVAE.model(ema=True), VQVAE.prior()),
 }
 TRAINERS: dict[str, Callable[[bool], tuple[State, dict[str, Any]]]] = {
     "classifier-mnist": lambda progress: _train_classifier("mnist", 3, progress),
