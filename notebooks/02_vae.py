@@ -502,7 +502,7 @@ ax2.set_yscale("log")
 ax2.set_xlabel("latent unit (sorted)")
 ax2.set_ylabel("mean KL of the unit (nats)")
 ax2.set_title("KL per latent unit")
-ax2.legend(loc="upper right")
+ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # outside: the curves fill the panel
 plt.tight_layout()
 plt.show()
 
@@ -558,6 +558,7 @@ assert mu_fashion.mean(0).abs().max() < 0.5, mu_fashion.mean(0)            # cen
 assert (aggregate_var > 1.5).all(), aggregate_var                          # but wider than the prior
 assert (sigma2_fashion.sqrt().mean(0) < 0.5).all(), sigma2_fashion.mean(0)  # each posterior much narrower
 assert near_origin < 0.5 * (1 - math.exp(-0.5)), near_origin               # and hollow in the middle
+assert near_origin < (1 - math.exp(-0.5)) / 3, near_origin                   # "fewer than a third" (about a quarter)
 print("the codes are centred at the origin, but the aggregate posterior is wider than the prior in both axes,")
 print("each image's posterior is far narrower than N(0, I), and the prior's densest region holds under half")
 print("the share of codes the prior would put there.")
@@ -585,10 +586,11 @@ plt.show()
 # holds 86% of the prior's mass. The ten classes share one connected region around the
 # origin, instead of the scattered islands of notebook 01, and similar garments are
 # neighbours (shirts, pullovers and coats overlap; sandals, sneakers and ankle boots form
-# their own arc). But the region is not the prior's round ball: it is a **ring**, about 1.5
-# times wider than $\mathcal N(0, I)$ along each axis (aggregate variance ≈ 2.2), with a
-# nearly empty centre: fewer than a quarter as many codes lie within radius 1 as the prior
-# would put there (the printed shares). Right: the decoded prior quantiles. The centre of the
+# their own arc). But the region is not the prior's round ball: it is a **ring**, open on the
+# right where no garment's code lies (a horseshoe), about 1.5 times wider than
+# $\mathcal N(0, I)$ along each axis (aggregate variance ≈ 2.2), with a nearly empty centre:
+# about a quarter as many codes lie within radius 1 as the prior would put there (fewer than
+# a third; the printed shares). Right: the decoded prior quantiles. The centre of the
 # grid, the prior's most probable region, decodes to faint, blurred in-between garments,
 # because almost no image's code lives there. Sampling $z \sim \mathcal N(0, I)$ lands there
 # often: this mismatch between the aggregate posterior and the prior (Hoffman & Johnson 2016,

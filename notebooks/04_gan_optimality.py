@@ -547,7 +547,8 @@ print(f"{dcgan_steps} steps of batch 128 ({dcgan_steps * 128 / len(images):.2f} 
 # %%
 assert len(hist_dc.snapshots) == 3 and all(torch.isfinite(s).all() for _, s in hist_dc.snapshots)
 first, final = hist_dc.snapshots[0][1], hist_dc.snapshots[-1][1]
-# strokes appear: the share of bright pixels grows towards MNIST's (about 0.13 of pixels > 0.5)
+# the share of bright pixels is near MNIST's (about 0.13 of pixels > 0.5) from the first snapshot on:
+# what changes is how they are arranged (the grids below)
 bright = [(s > 0.5).float().mean().item() for _, s in hist_dc.snapshots]
 print("share of pixels > 0.5 at the three snapshots:", [round(b, 3) for b in bright])
 assert 0.03 < bright[-1] < 0.3, bright
