@@ -333,6 +333,14 @@ def test_a_grader_that_cannot_import_says_so(returned, monkeypatch):
     assert "could not import the course package" in problem and "ModuleNotFoundError" in problem, problem
 
 
+def test_a_kernel_dying_in_the_graders_imports_blames_no_student_cell(returned, monkeypatch):
+    monkeypatch.setattr(grading, "WARM_UP", "import os\nos._exit(1)")
+    records, _, problem = grading.run_submission(returned / "alice" / "05_minimax.ipynb", EXERCISE,
+                                                 cell_timeout=8, notebook_timeout=60)
+    assert [records[c]["status"] for c in CHECKS] == ["missing"] * 5
+    assert "died while importing the course package" in problem and "cell of yours" not in problem, problem
+
+
 def test_missing_folder_is_a_usage_error(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nowhere")]) == 2
     assert "not a folder" in capsys.readouterr().err

@@ -324,7 +324,11 @@ def _session(nb: Any, path: Path, tmp: Path, skip: set[int], checks: list[tuple[
             warm = nbformat.v4.new_code_cell(WARM_UP)
             run.cells.append(warm)  # nbclient stores each executed cell at its index: give this one its own
             limit["s"] = max(cell_timeout, WARM_UP_TIMEOUT)
-            client.execute_cell(warm, len(run.cells) - 1)
+            try:
+                client.execute_cell(warm, len(run.cells) - 1)
+            except DeadKernelError:  # not the student's doing: no cell of theirs to blame or skip
+                problems.append("the grading kernel died while importing the course package (out of memory?)")
+                return records, None
             errors = [f"{o.ename}: {o.evalue}" for o in warm.outputs if o.get("output_type") == "error"]
             if id(warm) in timed_out or errors:
                 problems.append("the grading kernel could not import the course package ("
