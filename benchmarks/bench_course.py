@@ -115,8 +115,9 @@ def model_figures() -> dict[str, dict[str, float]]:
         start = time.perf_counter()
         scored[name] = recipes.generator(name).sample_images(1000, torch.Generator().manual_seed(0))
         print(f"  sampled {name} in {time.perf_counter() - start:.1f} s", flush=True)
+    reference_features = extractor.features(reference)
     for name, images in scored.items():
-        r = metrics.score_samples(images, reference, extractor)
+        r = metrics.score_samples(images, reference, extractor, real_features=reference_features)
         figures.setdefault(name, {}).update({k: round(v, 3) for k, v in r.items()})
 
     figures["ddpm"] = ddpm_figures(reference, extractor)
@@ -132,12 +133,13 @@ def ddpm_figures(reference, extractor) -> dict[str, float]:
 
     torch.set_num_threads(1)
     figures: dict[str, float] = {}
+    reference_features = extractor.features(reference)
     for sampler, steps in (("ddim50", 50), ("ancestral", None)):
         start = time.perf_counter()
         images = recipes.generator("ddpm", ddim_steps=steps).sample_images(1000, torch.Generator().manual_seed(0),
                                                                             batch_size=1000)
         seconds = time.perf_counter() - start
-        r = metrics.score_samples(images, reference, extractor)
+        r = metrics.score_samples(images, reference, extractor, real_features=reference_features)
         figures.update({f"{k}_{sampler}": round(v, 3) for k, v in r.items()} | {f"seconds_{sampler}": round(seconds, 1)})
         print(f"  sampled ddpm ({sampler}) in {seconds:.1f} s: FID {r['fid']:.1f}", flush=True)
     return figures

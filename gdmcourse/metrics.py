@@ -395,21 +395,39 @@ class FeatureExtractor:
         """
         return self._map(lambda b: torch.softmax(self.model(b), dim=1), x)
 
+    def features_and_probs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features(x), probs(x))`` from one pass of the network: the probabilities are the
+        softmax of the classifier's head on the features, so the convolutions run once.
+
+        Raises:
+            ValueError: ``x`` is not ``(N, 1, 28, 28)`` or not in [0, 1].
+        """
+        f = self.features(x)
+        with torch.no_grad():
+            return f, torch.softmax(self.model.head(f.to(self.device)), dim=1).cpu()
+
 
 def score_samples(fake: torch.Tensor, real: torch.Tensor, extractor: FeatureExtractor, k: int = 3,
-                  splits: int = 10) -> dict[str, float]:
+                  splits: int = 10, real_features: torch.Tensor | None = None) -> dict[str, float]:
     """FID, Inception Score (mean, std), precision and recall of images ``fake`` against ``real``.
 
     Both ``(N, 1, 28, 28)`` in [0, 1], featurised by ``extractor`` (:func:`feature_extractor`).
-    Compare models only at equal sample sizes: FID and precision/recall depend on N.
+    Compare models only at equal sample sizes: FID and precision/recall depend on N. Scoring
+    several models against one reference, pass ``real_features = extractor.features(real)``
+    once: it replaces the extraction of ``real`` (which must then be those images' features).
     Returns ``{"fid", "is", "is_std", "precision", "recall"}``.
 
     Raises:
         ValueError: as :meth:`FeatureExtractor.features`, :func:`inception_score` (e.g. ``splits``
-            above the number of samples) and :func:`precision_recall` (e.g. ``k`` too large).
+            above the number of samples) and :func:`precision_recall` (e.g. ``k`` too large);
+            ``real_features`` has not one row per image of ``real``.
     """
-    f_fake, f_real = extractor.features(fake), extractor.features(real)
-    is_mean, is_std = inception_score(extractor.probs(fake), splits=splits)
+    if real_features is not None and len(real_features) != len(real):
+        raise ValueError(f"real_features has {len(real_features)} rows for {len(real)} real images; "
+                         "pass extractor.features(real)")
+    f_fake, probs = extractor.features_and_probs(fake)
+    f_real = extractor.features(real) if real_features is None else real_features
+    is_mean, is_std = inception_score(probs, splits=splits)
     precision, recall = precision_recall(f_real, f_fake, k=k)
     return {"fid": fid(f_fake, f_real), "is": is_mean, "is_std": is_std, "precision": precision, "recall": recall}
 

@@ -27,6 +27,20 @@ def test_feature_extractor_accuracy_and_outputs(dataset, floor):
     assert record["test_accuracy"] >= floor
 
 
+def test_one_pass_features_and_probs_match_the_separate_passes():
+    x = data.load_images("mnist", "test")[0][:300]
+    net = metrics.feature_extractor("mnist", device="cpu")
+    features, probs = net.features_and_probs(x)
+    torch.testing.assert_close(features, net.features(x))
+    torch.testing.assert_close(probs, net.probs(x))
+    fake = x.flip(0)[:200].clamp(0, 1) ** 2
+    real = x[100:]
+    cached = metrics.score_samples(fake, real, net, real_features=net.features(real))
+    assert cached == pytest.approx(metrics.score_samples(fake, real, net), rel=1e-6)
+    with pytest.raises(ValueError, match="extractor.features"):
+        metrics.score_samples(fake, real, net, real_features=features[:5])
+
+
 def test_feature_extractor_rejects_bad_input():
     net = metrics.feature_extractor("mnist", device="cpu")
     with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
