@@ -513,8 +513,12 @@ plt.show()
 # | initialisation, optimiser | $\mathcal N(0, 0.02^2)$; Adam, learning rate $2\cdot10^{-4}$, $\beta_1 = 0.5$, batch 128 | same |
 #
 # Where we depart: two resolution steps for $28\times28$ digits instead of four for
-# $64\times64$ images, 32 and 64 channels instead of 128 to 1024, and a learning rate that
-# decays linearly to 0. The shipped `dcgan-mnist` checkpoint is this recipe trained for
+# $64\times64$ images, 32 and 64 channels instead of 128 to 1024, and learning rates that
+# decay linearly to 0 from larger starts, the generator's four times the discriminator's
+# ($4\cdot10^{-3}$ and $10^{-3}$, a two time-scale update): with equal rates the
+# discriminator pulls ahead in our short runs. The shipped weights trained with both rates
+# at $10^{-3}$ scored FID 261 (see below for the measure); with these, 163
+# (`recipes.DCGANRecipe` lists every run we tried; two runs of one recipe can differ by tens). The shipped `dcgan-mnist` checkpoint is this recipe trained for
 # `recipes.DCGAN.steps` steps by `python -m gdmcourse train dcgan-mnist`. Here we train the
 # same networks for a few hundred steps to watch the start, then load the shipped weights.
 
@@ -525,7 +529,7 @@ from gdmcourse import data, metrics, weights
 
 images, labels = data.load_images("mnist", "train")
 images = 2 * images - 1  # tanh outputs live in [-1, 1]
-dcgan_steps = {"quick": 240, "full": recipes.DCGAN.steps}[gdmcourse.profile()]
+dcgan_steps = {"quick": 180, "full": recipes.DCGAN.steps}[gdmcourse.profile()]
 torch.manual_seed(0)
 G, D = recipes.DCGAN.networks()
 print(D)
@@ -579,18 +583,26 @@ print(f"FID of 1,000 samples: {fid_dcgan:.1f}; the classifier is > 90% sure of a
 # %%
 fids_during = [r["fid"] for r in record["fid_1000_by_step"]]
 assert abs(fid_dcgan - fids_during[-1]) < 1, (fid_dcgan, fids_during)  # the same measurement as the record's
-assert fids_during[-1] < fids_during[0] and min(fids_during) < fids_during[-1], fids_during
+assert min(fids_during) < fids_during[-1] < fids_during[0], fids_during  # improved; not best at the end
+# how much FID moves between draws of 1,000 samples of this one generator
+reference_features = extractor.features(reference)
+fid_draws = [metrics.fid(extractor.features(dcgan.sample_images(1000, torch.Generator().manual_seed(s))), reference_features)
+             for s in range(1, 5)]
+print("FID of four other draws of 1,000 samples:", [round(f, 1) for f in fid_draws])
+assert fids_during[-1] - min(fids_during) < max(fid_draws) - min(fid_draws), (fids_during, fid_draws)
 assert confident > 0.6, confident
 plot.image_grid(shipped_samples[:40], nrow=10, title="40 samples of the shipped DCGAN")
 plt.show()
 
 # %% [markdown]
 # The shipped generator draws recognisable digits for most $z$ (the classifier is sure of a
-# digit for the share printed above), but many strokes are wobbly, broken or ambiguous. Its
-# FID (the record lists it at four points of training) improved, then got worse again before
-# the end: GAN training does not improve monotonically, and the last weights are not the
-# best ones, one reason to score checkpoints while training. Notebook 09 compares this
-# FID with the course's other models.
+# digit for the share printed above), but some strokes are broken or ambiguous. Its
+# FID (the record lists it at four points of training) fell, reached its best before the
+# end and rose again. Is the end really worse? Not measurably: the best and the last score
+# differ by less than the FID of this one generator moves between draws of 1,000 samples
+# (the four draws printed above). GAN training need not improve monotonically, and one
+# score of 1,000 samples cannot rank nearby checkpoints: score several draws before
+# picking one. Notebook 09 compares this FID with the course's other models.
 #
 # **Latent interpolation.** Radford et al. walk in $z$-space between two samples to show
 # that the generator has not memorised images: the path should pass through plausible
@@ -646,16 +658,15 @@ agree = (extractor.probs((gan.sample(G_c, len(wanted_many), labels=wanted_many, 
          == wanted_many).float().reshape(50, 10).mean(0)
 print("classifier agrees with the requested digit:", {d: round(a, 2) for d, a in enumerate(agree.tolist())})
 print(f"on average {agree.mean():.0%}")
-assert agree.mean() > 0.5, agree
+assert agree.mean() > 0.9 and agree.argmin() == 9, agree  # chance is 0.1
 plot.image_grid(digits, nrow=10, title="conditional DCGAN: columns are the requested digits 0, 1, ..., 9", scale=0.7)
 plt.show()
 
 # %% [markdown]
 # Each column is one requested digit, and every image has its own noise vector $z$: the label
 # fixes *what* is drawn, $z$ *how* (slant, thickness). The classifier reads the requested
-# digit in about nine of ten of 500 samples on average (the printed shares; the assert asks
-# for over half, chance is 10%), but not equally for every digit: the short training leaves
-# some classes, 8 and 9 here, rougher than the others.
+# digit in more than nine of ten of 500 samples on average (the printed shares; chance is
+# 10%), but not equally for every digit: the short training leaves the 9s the roughest.
 #
 # ## Summary
 #
