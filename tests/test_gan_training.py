@@ -188,8 +188,9 @@ def test_wgan_gp_digit_recipe_builds_mlps_without_batch_norm():
     assert set(recipe.steps) == {"quick", "full"}
 
 
-def test_wgan_gp_digit_recipe_trains_with_its_settings(monkeypatch):
-    """recipe.train passes the gradient-penalty loss and every setting of the recipe to gan.train_gan."""
+def _train_and_spy(recipe, monkeypatch, steps: int):
+    """Train ``recipe``'s networks for ``steps`` on random images; the history and the keyword
+    arguments its ``train`` passed to gan.train_gan."""
     seen = {}
     real_train_gan = gan.train_gan
 
@@ -198,11 +199,16 @@ def test_wgan_gp_digit_recipe_trains_with_its_settings(monkeypatch):
         return real_train_gan(*args, **kwargs)
 
     monkeypatch.setattr(gan, "train_gan", spy)
-    recipe = recipes.WGAN_GP_MNIST
     torch.manual_seed(0)
     G, D = recipe.networks()
     images = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    history = recipe.train(G, D, images, steps=3, device="cpu", progress=False)
+    return recipe.train(G, D, images, steps=steps, device="cpu", progress=False), seen
+
+
+def test_wgan_gp_digit_recipe_trains_with_its_settings(monkeypatch):
+    """recipe.train passes the gradient-penalty loss and every setting of the recipe to gan.train_gan."""
+    recipe = recipes.WGAN_GP_MNIST
+    history, seen = _train_and_spy(recipe, monkeypatch, steps=3)
     assert len(history.g_loss) == 3 and all(torch.isfinite(torch.tensor(history.d_loss)))
     assert seen["loss"] is wgan.LOSSES["wgan-gp"] and wgan.LOSSES["wgan-gp"].penalty is wgan.gradient_penalty
     assert (seen["n_critic"], seen["gp_weight"], seen["betas"], seen["batch_size"]) == (5, 10.0, (0.5, 0.9), 64)
@@ -212,19 +218,7 @@ def test_wgan_gp_digit_recipe_trains_with_its_settings(monkeypatch):
 def test_dcgan_recipe_trains_with_its_two_learning_rates(monkeypatch):
     """DCGAN.train gives each player its own rate (the generator's four times the discriminator's, the
     two time-scale choice the recipe's docstring measures), Radford et al.'s β₁ = 0.5 and batch 128."""
-    seen = {}
-    real_train_gan = gan.train_gan
-
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return real_train_gan(*args, **kwargs)
-
-    monkeypatch.setattr(gan, "train_gan", spy)
-    recipe = recipes.DCGAN
-    torch.manual_seed(0)
-    G, D = recipe.networks()
-    images = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    history = recipe.train(G, D, images, steps=2, device="cpu", progress=False)
+    history, seen = _train_and_spy(recipes.DCGAN, monkeypatch, steps=2)
     assert len(history.g_loss) == 2
     assert seen["lr_g"] == 4 * seen["lr_d"] and seen["lr_d"] > 2e-4
     assert (seen["betas"][0], seen["batch_size"], seen["loss"]) == (0.5, 128, "nonsaturating")
