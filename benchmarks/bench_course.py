@@ -23,14 +23,20 @@ can be compared. Asserts nothing.
 
     python -m gdmcourse bench
     python benchmarks/bench_course.py [--skip-notebooks] [--out FILE]
+    python benchmarks/bench_course.py --keep-ddpm    (all but models.ddpm, kept with its own date)
+    python benchmarks/bench_course.py --only-ddpm    (models.ddpm alone, after retraining it)
 
 Measured 2026-12-01 on the course's CI-like machine (AMD EPYC with AVX-512, 2 cores, one
-thread; benchmarks/results.json holds the full record): lecture notebooks 6-99 s each (09
-evaluation the slowest at 99 s, 04 at 64 s), 423 s for the nine, solutions 4-13 s; VAE NLL
-89.64 nats; CVAE: the classifier reads at least 99% of every requested digit; toy GAN 8/8
-modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID / precision / recall at N = 1,000:
-real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN 261.4 / 0.64 / 0.71, VQ-VAE
-205.4 / 0.73 / 0.84, DDPM DDIM-50 139.3 / 0.67 / 0.91 (130 s to sample), DDPM ancestral (T = 1,000) from the same 1,000 x_T 88.8 / 0.71 / 0.91 (3,275 s to sample, half of it beside a CI run).
+thread; benchmarks/results.json holds the full record, run with --keep-ddpm): lecture
+notebooks 8-124 s each (09 evaluation the slowest at 124 s, then 06 at 92 s, 08 at 73 s,
+04 at 69 s), 537 s for the nine, solutions 5-17 s; the same machine ran the toy DDPM's
+training 35% slower than in the previous record (24.9 s vs 18.4 s), so compare times
+only within one run. VAE NLL 89.64 nats; CVAE: the classifier reads at least 99% of every
+requested digit; toy GAN 8/8 modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID /
+precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN
+162.6 / 0.62 / 0.82, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm) DDIM-50
+100.5 / 0.72 / 0.91 (133 s to sample), ancestral (T = 1,000) from the same 1,000 x_T
+73.8 / 0.76 / 0.90 (2,789 s to sample).
 """
 
 from __future__ import annotations

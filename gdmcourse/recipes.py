@@ -153,8 +153,8 @@ class DCGANRecipe:
     runs are short, and the generator's four times the discriminator's (a two time-scale
     update, Heusel et al. 2017, here slowing the discriminator, which otherwise pulls ahead).
     Measured on MNIST, width 32, FID of 1,000 samples after 5,000 steps (in brackets the best
-    of the scores every 1,000 steps; one run each unless said, and runs of one recipe differ
-    by tens): G and D both 2·10⁻⁴: 384 after 4,000 (371); both 10⁻³: 261 and 287 in two runs
+    score taken during the run; one run each unless said, and runs of one recipe differ by
+    tens): G and D both 2·10⁻⁴: 384 after 4,000 (371); both 10⁻³: 261 and 287 in two runs
     (245, 237); G 2·10⁻³, D 2.5·10⁻⁴: 221 (221); G 2·10⁻³, D 5·10⁻⁴: 196 (185); G 4·10⁻³,
     D 10⁻³: 163 (151), shipped; the same for 3,000 steps: 216 (196); G 8·10⁻³, D 2·10⁻³: 208
     (179); width 64 (four times the cost), both 10⁻³: 199 after 4,000 (198).
