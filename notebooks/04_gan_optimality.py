@@ -576,7 +576,8 @@ print("FID during its training:", ", ".join(f"step {r['step']}: {r['fid']}" for 
 reference = data.shuffled_test_set("mnist")[0].images[:1000]  # the course's FID reference
 extractor = metrics.feature_extractor("mnist", device)
 shipped_samples = dcgan.sample_images(1000, torch.Generator().manual_seed(0))
-fid_dcgan = metrics.fid(extractor.features(shipped_samples), extractor.features(reference))
+reference_features = extractor.features(reference)
+fid_dcgan = metrics.fid(extractor.features(shipped_samples), reference_features)
 confident = (extractor.probs(shipped_samples).max(1).values > 0.9).float().mean().item()
 print(f"FID of 1,000 samples: {fid_dcgan:.1f}; the classifier is > 90% sure of a digit for {confident:.0%} of them")
 
@@ -585,7 +586,6 @@ fids_during = [r["fid"] for r in record["fid_1000_by_step"]]
 assert abs(fid_dcgan - fids_during[-1]) < 1, (fid_dcgan, fids_during)  # the same measurement as the record's
 assert min(fids_during) < fids_during[-1] < fids_during[0], fids_during  # improved; not best at the end
 # how much FID moves between draws of 1,000 samples of this one generator
-reference_features = extractor.features(reference)
 fid_draws = [metrics.fid(extractor.features(dcgan.sample_images(1000, torch.Generator().manual_seed(s))), reference_features)
              for s in range(1, 5)]
 print("FID of four other draws of 1,000 samples:", [round(f, 1) for f in fid_draws])

@@ -76,12 +76,10 @@ extractor = metrics.feature_extractor("mnist", device=device)
 # two random halves: MNIST's test set is ordered (its first 5,000 digits come from different
 # writers than the last 5,000, and the halves differ measurably), so split it at random
 (X_test, y_test), perm = data.shuffled_test_set("mnist", seed=0)
-feats = extractor.features(X_test)
+# the class probabilities are the classifier's last layer applied to the same features: one pass gives both
+feats, probs = extractor.features_and_probs(X_test)
 real_a, real_b = X_test[:5000], X_test[5000:]
 feat_a, feat_b = feats[:5000], feats[5000:]
-# the class probabilities are the classifier's last layer applied to the same features
-with torch.no_grad():
-    probs = torch.softmax(extractor.model.head(feats.to(device)), dim=1).cpu()
 assert torch.allclose(probs[:100], extractor.probs(X_test[:100]), atol=1e-5)
 is_real = metrics.inception_score(probs)
 print(f"real test digits: IS = {is_real[0]:.2f} ± {is_real[1]:.2f} (at most 10 with 10 classes); "
@@ -444,7 +442,7 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 reference = X_test[:1000]
-reference_features = extractor.features(reference)  # extracted once for every row
+reference_features = feat_a[:1000]  # its features, from §1: extracted once for every row
 rows = {"real digits (held out)": metrics.score_samples(X_test[5000:6000], reference, extractor,
                                                         real_features=reference_features)}
 samples = {}
