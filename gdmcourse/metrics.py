@@ -367,7 +367,8 @@ class FeatureExtractor:
         ValueError: the images are not ``(N, 1, 28, 28)``, are empty, not finite or not in [0, 1].
     """
 
-    def __init__(self, model: torch.nn.Module, device: torch.device | str = "cpu", batch_size: int = 1000) -> None:
+    def __init__(self, model: torch.nn.Module, device: torch.device | str = "cpu",
+                 batch_size: int = runtime.CHUNK) -> None:
         self.model = model.to(device).eval()
         self.device, self.batch_size = torch.device(device), batch_size
 

@@ -373,12 +373,12 @@ class DDPMImages(ImageGenerator):
         self.schedule, self.ddim_steps = ddpm_schedule(), ddim_steps
 
     def _batch(self, b: int, generator: torch.Generator) -> torch.Tensor:
+        eps_model = runtime.chunked(self.model)  # the same noise, the network on 64 images at a time: faster
+        options = dict(generator=generator, clip=True, progress=False, device=self.device)
         if self.ddim_steps is None:
-            x = self.schedule.sample(self.model, (b, 1, 28, 28), generator=generator, clip=True, progress=False,
-                                     device=self.device)
+            x = self.schedule.sample(eps_model, (b, 1, 28, 28), **options)
         else:
-            x = self.schedule.ddim_sample(self.model, (b, 1, 28, 28), steps=self.ddim_steps, generator=generator,
-                                          clip=True, progress=False, device=self.device)
+            x = self.schedule.ddim_sample(eps_model, (b, 1, 28, 28), steps=self.ddim_steps, **options)
         return ddpm.to_image_range(x)
 
 

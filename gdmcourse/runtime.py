@@ -24,11 +24,12 @@ from __future__ import annotations
 import os
 import random
 import sys
-from typing import Any, get_args
+from typing import Any, Callable, get_args
 
 import numpy as np
 import torch
 
+from . import validate
 from .types import DeviceName, ProfileName  # noqa: F401 - re-exported (runtime.DeviceName keeps working)
 
 
@@ -107,6 +108,35 @@ def generator(seed: int) -> torch.Generator:
     runs see the same data, initial weights and noise.
     """
     return torch.Generator().manual_seed(seed)
+
+
+CHUNK = 64
+
+
+def chunked(fn: Callable[..., torch.Tensor], size: int = CHUNK) -> Callable[..., torch.Tensor]:
+    """``fn`` applied to ``size`` examples at a time, the results concatenated along dim 0.
+
+    ``chunked(model)(x, t)`` equals ``model(x, t)`` up to float rounding for any network whose
+    examples do not interact (no batch norm in training mode); every argument is a batch
+    ``(B, ...)`` split the same way. Why: a small convolutional network on a CPU runs about twice
+    as fast on 64 examples at a time as on 500 at once, whose activations no longer fit in the
+    processor's cache (measured with one thread: the course's DDPM UNet 0.59 s against 1.19 s
+    per 500 images, its classifier 0.40 s against 1.23 s per 2,000). On a GPU the cost of the
+    extra calls is small at the course's sizes.
+
+    Raises:
+        ValueError: ``size`` is not a positive integer; (when called) no batch, or batches of
+            different lengths.
+    """
+    size = validate.positive_int(size, "size")
+
+    def apply(*batches: torch.Tensor) -> torch.Tensor:
+        if not batches or len({len(b) for b in batches}) != 1:
+            raise ValueError(f"expected one or more batches of equal length, got lengths {[len(b) for b in batches]}")
+        n = len(batches[0])
+        return torch.cat([fn(*(b[i:i + size] for b in batches)) for i in range(0, n, size)])
+
+    return apply
 
 
 def progress_bar(iterable: Any = None, *, total: int | None = None, desc: str = "", disable: bool = False,

@@ -78,3 +78,19 @@ def test_progress_bar_in_stored_runs_ends_on_the_finished_state(monkeypatch, cap
     with runtime.progress_bar(total=3, desc="off", disable=True) as bar:
         bar.update(3)
     assert capsys.readouterr().err == ""
+
+
+def test_chunked_equals_one_call_and_rejects_bad_input():
+    """Split into chunks of 3 (a ragged last chunk), a network of two arguments gives what one call gives."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.GroupNorm(2, 4), torch.nn.Flatten())
+    x = torch.randn(10, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    t = torch.arange(10.0)
+
+    def model(x, t):
+        return net(x) * t[:, None]
+
+    assert torch.allclose(runtime.chunked(model, 3)(x, t), model(x, t), atol=1e-6)
+    with pytest.raises(ValueError, match="equal length"):
+        runtime.chunked(model, 3)(x, t[:4])
+    with pytest.raises(ValueError, match="size"):
+        runtime.chunked(model, 0)

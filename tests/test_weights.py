@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gdmcourse import data, metrics, recipes, weights
+from gdmcourse import data, ddpm, metrics, recipes, weights
 
 
 @pytest.mark.parametrize("dataset, floor", [("mnist", 0.99), ("fashion-mnist", 0.90)])
@@ -107,6 +107,17 @@ def test_shipped_generators_draw_digits(name):
     noise = torch.rand(256, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     assert metrics.fid(extractor.features(x), real) < 0.3 * metrics.fid(extractor.features(noise), real)
     assert len(set(extractor.probs(x).argmax(1).tolist())) >= 8
+
+
+def test_ddpm_images_are_the_sampler_on_the_network():
+    """The shipped DDPM's image generator (which runs its network 64 images at a time) gives what
+    DDIM gives on the network itself, from the same seed; 70 images: one full chunk and a ragged one."""
+    model = recipes.load_model("ddpm")
+    got = recipes.DDPMImages(model, ddim_steps=3).sample_images(70, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = recipes.ddpm_schedule().ddim_sample(model, (70, 1, 28, 28), steps=3, generator=torch.Generator().manual_seed(0),
+                                                clip=True, progress=False)
+    assert torch.allclose(got, ddpm.to_image_range(x).clamp(0, 1), atol=1e-5)
 
 
 def test_generator_rejects_non_generators():
