@@ -52,6 +52,29 @@ def time_notebook(root: Path, name: str, package: Path) -> float:
     return float(found.group(1))
 
 
+def project(slower: dict[str, float], reference: dict[str, float], today: dict[str, float]
+            ) -> tuple[dict[str, dict[str, float]], float, float]:
+    """Per notebook: the reference's times on the slower CPU and here, their ratio, today's time here
+    and its projections (× the ratio of the totals, and × the largest single ratio); with those two ratios.
+
+    Raises:
+        ValueError: the three tables do not name the same notebooks, or a time is not positive.
+    """
+    if not (set(slower) == set(reference) == set(today)) or not slower:
+        raise ValueError(f"the three tables must name the same notebooks, got {sorted(slower)}, {sorted(reference)} "
+                         f"and {sorted(today)}")
+    if min(*slower.values(), *reference.values(), *today.values()) <= 0:
+        raise ValueError("every time must be positive")
+    ratios = {n: slower[n] / reference[n] for n in slower}
+    overall = sum(slower.values()) / sum(reference.values())
+    largest = max(ratios.values())
+    rows = {n: {"reference_slower_cpu": slower[n], "reference_here": round(reference[n], 1),
+                "ratio": round(ratios[n], 2), "today_here": round(today[n], 1),
+                "projected": round(today[n] * overall, 1), "projected_cautious": round(today[n] * largest, 1)}
+            for n in slower}
+    return rows, overall, largest
+
+
 def _write_atomic(out: Path, result: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
     with os.fdopen(fd, "w") as f:
@@ -87,13 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=root, check=False)
 
-    ratios = {n: SLOWER_CPU[n] / reference[n] for n in names}
-    overall = sum(SLOWER_CPU[n] for n in names) / sum(reference.values())
-    largest = max(ratios.values())
-    rows = {n: {"reference_slower_cpu": SLOWER_CPU[n], "reference_here": round(reference[n], 1),
-                "ratio": round(ratios[n], 2), "today_here": round(current[n], 1),
-                "projected": round(current[n] * overall, 1), "projected_cautious": round(current[n] * largest, 1)}
-            for n in names}
+    rows, overall, largest = project({n: SLOWER_CPU[n] for n in names}, reference, current)
     print(f"\n{'notebook':24s} {'ref. slower':>11s} {'ref. here':>9s} {'ratio':>5s} {'today':>6s} "
           f"{'projected':>9s} {'cautious':>8s}")
     for n, r in rows.items():

@@ -588,3 +588,23 @@ def test_list_prints_titles_as_plain_text(capsys):
         "The ELBO: log p(x) ≥ L(θ), rsample"
     assert main(["list"]) == 0
     assert "$" not in capsys.readouterr().out
+
+
+def test_slower_cpu_projection_by_hand():
+    """bench_slower_cpu's arithmetic against a hand computation: the slower CPU took 30 and 60 s for
+    the reference, this machine 10 and 40 s (totals 90 / 50: factor 1.8; largest single ratio 3),
+    and today's notebooks take 20 and 50 s here."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_slower_cpu", root / "benchmarks" / "bench_slower_cpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows, overall, largest = bench.project({"a": 30, "b": 60}, {"a": 10, "b": 40}, {"a": 20, "b": 50})
+    assert (overall, largest) == (1.8, 3.0)
+    assert (rows["a"]["projected"], rows["a"]["projected_cautious"]) == (36.0, 60.0)
+    assert (rows["b"]["projected"], rows["b"]["projected_cautious"], rows["b"]["ratio"]) == (90.0, 150.0, 1.5)
+    with pytest.raises(ValueError, match="same notebooks"):
+        bench.project({"a": 30}, {"b": 10}, {"a": 20})
+    with pytest.raises(ValueError, match="positive"):
+        bench.project({"a": 30}, {"a": 0}, {"a": 20})
