@@ -155,8 +155,9 @@ def ddpm_figures(reference, extractor) -> dict[str, float]:
 def cpu_description() -> dict[str, object]:
     """The CPU the times were measured on: its model name and the vector instruction sets it has.
 
-    The same notebook takes 2.6× longer on a 2-core AVX2 EPYC than on a faster machine, so a
-    time means little without the CPU beside it. Read from /proc/cpuinfo (Linux); elsewhere
+    The same notebooks took 1.45× longer on a 2-core AVX2 EPYC than on this CI-like machine
+    (``bench_slower_cpu.py``), and this machine itself ran them 1.8× slower on one day than on
+    another, so a time means little without the CPU and the date beside it. Read from /proc/cpuinfo (Linux); elsewhere
     only ``platform.processor()``.
     """
     model, flags = platform.processor() or "unknown", set()

@@ -18,6 +18,13 @@ asserts nothing. Needs git and a clone with the commit in its history. About 20 
 
 The projection assumes the slower machine is slower by one factor for old and new notebooks
 alike; the per-notebook ratios of the reference (printed) show how far that holds.
+
+Measured 2026-12-01 on the CI-like machine (AMD EPYC with AVX-512, 2 cores, one thread; another
+one-thread job on the second core throughout): the reference took 710 s here against 1,031 s
+there (ratio 1.45; single notebooks 1.19-1.62). Today's notebooks here (560 s for the nine), and projected there:
+01 52 s → 76, 02 60 → 88, 03 9 → 14, 04 79 → 115, 05 38 → 55, 06 93 → 136, 07 52 → 75,
+08 85 → 124, 09 91 → 133 s; with the largest single ratio (1.62) 06 would take 151 s, the
+others at most 148 s.
 """
 
 from __future__ import annotations
