@@ -38,7 +38,7 @@ precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.7
 162.6 / 0.62 / 0.82, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm) DDIM-50
 100.5 / 0.72 / 0.91 (133 s to sample), ancestral (T = 1,000) from the same 1,000 x_T
 73.8 / 0.76 / 0.90 (2,789 s to sample). Those sampling times predate running the UNet 64 images
-at a time (runtime.chunked): DDIM-50 on the same 1,000 images then took 89 s, same images.
+at a time (runtime.chunked): DDIM-50 from the same 1,000 x_T then took 87-89 s, FID again 100.469.
 """
 
 from __future__ import annotations
