@@ -361,7 +361,8 @@ class FeatureExtractor:
     ``features(x)`` gives the 128-dim penultimate layer (for :func:`fid` and
     :func:`precision_recall`), ``probs(x)`` the softmax over the 10 classes (for
     :func:`inception_score`). Images are ``(N, 1, 28, 28)`` in [0, 1]; they are processed in
-    batches on ``device`` and the results come back on the CPU.
+    batches of ``batch_size`` (64 by default, fastest on a CPU: :func:`gdmcourse.runtime.chunked`)
+    on ``device`` and the results come back on the CPU.
 
     Raises (:meth:`features`, :meth:`probs`):
         ValueError: the images are not ``(N, 1, 28, 28)``, are empty, not finite or not in [0, 1].
@@ -377,8 +378,7 @@ class FeatureExtractor:
         x = validate.images(x, "images", expected="(N, 1, 28, 28) in [0, 1]")
         if tuple(x.shape[1:]) != (1, 28, 28):
             raise ValueError(f"expected images of shape (N, 1, 28, 28) in [0, 1], got {tuple(x.shape)}")
-        return torch.cat([fn(x[i:i + self.batch_size].float().to(self.device)).cpu()
-                          for i in range(0, len(x), self.batch_size)])
+        return runtime.chunked(lambda b: fn(b.float().to(self.device)).cpu(), self.batch_size)(x)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate-layer features, ``(N, 128)``.
