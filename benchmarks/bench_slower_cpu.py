@@ -30,7 +30,6 @@ others at most 148 s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -82,17 +81,9 @@ def project(slower: dict[str, float], reference: dict[str, float], today: dict[s
     return rows, overall, largest
 
 
-def _write_atomic(out: Path, result: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(result, indent=1) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_course import cpu_description
+    from bench_course import _write_atomic, cpu_description
 
     root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(prog="bench_slower_cpu", description=__doc__.splitlines()[0])
