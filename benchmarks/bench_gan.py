@@ -22,6 +22,9 @@ nonsaturating takes ~18 s, wgan-gp ~27 s):
     wgan-clip         600     13.0  7 1 3 7 7                5.3 0.1 3.1 1.7 4.8
     sn-hinge         1500     18.8  8 8 8 2 8                75.8 78.6 61.4 1.1 75.8
 
+(The wgan-clip row is of 600 steps, its quick length then; it is 300 since 2026-12-01, enough for
+what notebook 06 shows of it: a flat critic and samples off the modes.)
+
 So: the non-saturating GAN meets its goal (8/8 modes with >= 80% high quality on 4 of 5
 seeds); WGAN-GP covers 8/8 on 3 of 5 seeds (7/8 on the others) with 5-49% high quality after
 1,000 generator steps (its precision keeps rising with training: notebook 06 plots it).

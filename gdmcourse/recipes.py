@@ -86,11 +86,11 @@ TOY_GANS: dict[str, ToyGAN] = {
     "wgan-gp": ToyGAN("wgan-gp", {"quick": 1000, "full": 4000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
                       n_critic=5, batch_size=128),
     # The original WGAN: weights clipped to [−0.01, 0.01] after every critic step.
-    "wgan-clip": ToyGAN("wgan-clip", {"quick": 600, "full": 3000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
+    "wgan-clip": ToyGAN("wgan-clip", {"quick": 300, "full": 3000}, lr_g=1e-3, lr_d=1e-3, betas=(0.0, 0.9),
                         n_critic=5, batch_size=128, clip=0.01),
     # The same with the original paper's optimiser, RMSProp (Arjovsky et al. 2017, Algorithm 1, shown in
     # lecture 003; they use a learning rate of 5e-5, we keep 1e-3 so that only the optimiser differs).
-    "wgan-clip-rmsprop": ToyGAN("wgan-clip", {"quick": 600, "full": 3000}, lr_g=1e-3, lr_d=1e-3, n_critic=5,
+    "wgan-clip-rmsprop": ToyGAN("wgan-clip", {"quick": 300, "full": 3000}, lr_g=1e-3, lr_d=1e-3, n_critic=5,
                                 batch_size=128, clip=0.01, optimizer="rmsprop"),
     # A spectrally normalized discriminator with the hinge loss (SN-GAN).
     "sn-hinge": ToyGAN("hinge", {"quick": 1500, "full": 4000}, lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.9),

@@ -521,8 +521,8 @@ assert torch.allclose(per_real[s < 1], 1 - s[s < 1]) and torch.allclose(per_fake
 #
 # | recipe | critic loss | constraint | critic steps per generator step | optimiser, learning rate | generator steps (quick) |
 # |---|---|---|---|---|---|
-# | `wgan-clip` | $\overline{f(\tilde x)} - \overline{f(x)}$ | weights clipped to $[-0.01, 0.01]$ | 5 | Adam, $10^{-3}$ | 600 |
-# | `wgan-clip-rmsprop` | the same | the same | 5 | RMSProp, $10^{-3}$ | 600 |
+# | `wgan-clip` | $\overline{f(\tilde x)} - \overline{f(x)}$ | weights clipped to $[-0.01, 0.01]$ | 5 | Adam, $10^{-3}$ | 300 |
+# | `wgan-clip-rmsprop` | the same | the same | 5 | RMSProp, $10^{-3}$ | 300 |
 # | `wgan-gp` | $\overline{f(\tilde x)} - \overline{f(x)} + 10\,\mathrm{GP}$ | gradient penalty, $\lambda = 10$ | 5 | Adam, $10^{-3}$ | 1000 |
 # | `sn-hinge` | hinge loss | spectral normalization of every layer | 1 | Adam, $2\cdot10^{-3}$ | 1500 |
 #
@@ -539,7 +539,7 @@ assert torch.allclose(per_real[s < 1], 1 - s[s < 1]) and torch.allclose(per_fake
 from gdmcourse import data, gan, recipes
 
 # the settings the table above states
-table = {"wgan-clip": ("adam", 1e-3, 5, 600), "wgan-clip-rmsprop": ("rmsprop", 1e-3, 5, 600),
+table = {"wgan-clip": ("adam", 1e-3, 5, 300), "wgan-clip-rmsprop": ("rmsprop", 1e-3, 5, 300),
          "wgan-gp": ("adam", 1e-3, 5, 1000), "sn-hinge": ("adam", 2e-3, 1, 1500)}
 for name, (optimiser, lr, n_critic, quick_steps) in table.items():
     r = recipes.TOY_GANS[name]
@@ -602,8 +602,7 @@ for name, (G, D, *_ ) in critics.items():
     print(f"{name:18s} {spread[name]:11.4f}   {slopes[name].median().item():.4f} / {slopes[name].max().item():.4f}")
 for clipped in ["wgan-clip", "wgan-clip-rmsprop"]:
     assert spread[clipped] < 0.1 * spread["wgan-gp"] and slopes[clipped].max() < 0.1  # flat, whatever the optimiser
-    assert spread[clipped] < 0.002  # about 0.001 over the whole square
-assert critics["wgan-clip-rmsprop"][4][0] < critics["wgan-clip"][4][0]  # fewer modes with RMSProp in this run
+    assert spread[clipped] < 0.005  # a few thousandths at most over the whole square
 assert 0.5 < slopes["wgan-gp"].median() < 1.5
 assert slopes["sn-hinge"].max() <= 1 + 1e-3  # spectral normalization: at most 1, as guaranteed
 assert slopes["sn-hinge"].max() < 0.5  # ... and in fact far below it
@@ -614,10 +613,10 @@ assert on_data > over_square + 0.5  # the landscape rises towards the data
 
 # %% [markdown]
 # The clipped critics (first two panels) can only represent very flat functions: with every
-# weight in $[-0.01, 0.01]$ their scores vary by about 0.001 over the whole square (less than a
+# weight in $[-0.01, 0.01]$ their scores vary by a few thousandths at most over the whole square (less than a
 # tenth of the gradient-penalty critic's range, as the cell checks), their gradients are below
 # 0.1 everywhere, and this holds with RMSProp as with Adam: the optimiser does not rescue the
-# clipping, and with RMSProp fewer modes were covered in this run. The gradient-penalty critic
+# clipping. The gradient-penalty critic
 # (third) is a landscape rising towards the data (its mean score on the data is well above its
 # mean over the square), with a median slope of about 1 over the square; the spectrally
 # normalized critic (right) is guaranteed 1-Lipschitz, and its largest measured slope, about
