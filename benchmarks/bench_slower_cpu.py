@@ -19,12 +19,14 @@ asserts nothing. Needs git and a clone with the commit in its history. About 20 
 The projection assumes the slower machine is slower by one factor for old and new notebooks
 alike; the per-notebook ratios of the reference (printed) show how far that holds.
 
-Measured 2026-12-01 on the CI-like machine (AMD EPYC with AVX-512, 2 cores, one thread; another
-one-thread job on the second core throughout): the reference took 710 s here against 1,031 s
-there (ratio 1.45; single notebooks 1.19-1.62). Today's notebooks here (560 s for the nine), and projected there:
-01 52 s → 76, 02 60 → 88, 03 9 → 14, 04 79 → 115, 05 38 → 55, 06 93 → 136, 07 52 → 75,
-08 85 → 124, 09 91 → 133 s; with the largest single ratio (1.62) 06 would take 151 s, the
-others at most 148 s.
+Measured 2026-12-01 on the CI-like machine (AMD EPYC with AVX-512, 2 cores, one thread), twice:
+the reference took 710 and 721 s here against 1,031 s there (ratios 1.45 and 1.43; single
+notebooks 1.14-1.66, and one notebook's time moves by up to a third from run to run, so
+single ratios say little). The second run (benchmarks/slower_cpu.json, after notebook 06's
+clipped WGANs were shortened), today's notebooks here (571 s for the nine) and projected there:
+01 57 s → 81, 02 61 → 88, 03 9 → 12, 04 87 → 124, 05 43 → 61, 06 92 → 131, 07 47 → 68,
+08 87 → 124, 09 91 → 130 s. With the largest single ratio (1.66) instead, 06 and 09 would
+take 152 and 151 s, the others at most 144 s.
 """
 
 from __future__ import annotations
