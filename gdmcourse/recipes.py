@@ -509,8 +509,8 @@ def _train_dcgan(progress: bool) -> tuple[State, dict[str, Any]]:
     history = DCGAN.train(G, D, 2 * x - 1, steps=DCGAN.steps, seed=0, device="cpu", progress=progress,
                           callback=score, callback_every=DCGAN.steps // 4)
     G.eval()
-    return G.state_dict(), {"recipe": "recipes.DCGAN (notebook 04: Radford et al.'s rules, width 32, batch 128, "
-                                      f"Adam G {DCGAN.lr_g:g}, D {DCGAN.lr_d:g}, decaying to 0)",
+    return G.state_dict(), {"recipe": f"recipes.DCGAN (notebook 04: Radford et al.'s rules, width {DCGAN.width}, "
+                                      f"batch {DCGAN.batch_size}, Adam G {DCGAN.lr_g:g}, D {DCGAN.lr_d:g}, decaying to 0)",
                             "steps": DCGAN.steps, "train_seconds": round(history.seconds, 1),
                             "fid_1000_by_step": record.points}
 
