@@ -244,6 +244,13 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     for p_ema, p in zip(ema.parameters(), model.parameters()):
         # theta_bar <- d theta_bar + (1 - d) theta
         p_ema.lerp_(p, 1 - decay)
+    # batch norm's running statistics are averaged the same way (a copy would keep its initial ones);
+    # integer buffers (the batch counter) are copied
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        if b.is_floating_point():
+            b_ema.lerp_(b, 1 - decay)
+        else:
+            b_ema.copy_(b)
 
 
 def _check_finite(metrics: dict[str, float], step: int, where: str) -> None:
@@ -304,7 +311,8 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
             updates, applied to every objective's optimizer; :func:`make_scheduler`); ``warmup`` steps;
             ``lr_min``: where ``"cosine"`` ends (0 by default).
         ema_decay: keep :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` of the
-            parameters after every step, returned as ``history.ema`` (an eval-mode copy).
+            parameters (and of floating-point buffers such as batch norm's running statistics)
+            after every step, returned as ``history.ema`` (an eval-mode copy).
         seed: seeds the sampler built from ``data`` (a CPU generator: the same batches on every device).
         val_data: evaluated with ``loss_fn`` after every epoch into ``history.val``.
         callbacks: :class:`Every` hooks; plain callables are called ``callback(epoch, history)``

@@ -117,6 +117,28 @@ def test_ema_is_the_hand_computed_moving_average_over_three_steps():
     assert not history.ema.training and not history.ema.weight.requires_grad
 
 
+def test_ema_averages_batch_norm_statistics_as_torch_averaged_model_does():
+    # torch's own moving average (swa_utils.AveragedModel with buffers), started from the same initial weights
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    reference = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.8), use_buffers=True)
+    reference.update_parameters(model)  # the first update copies: theta_bar_0 = theta_0
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(1)) * 3 + 2
+    history = train.fit(model, lambda m, batch: m(batch[0]).pow(2).mean(), x, steps=5, batch_size=16, lr=0.05,
+                        ema_decay=0.8, progress=False,
+                        callbacks=[train.Every(1, lambda step, h: reference.update_parameters(model))])
+    ema_bn, reference_bn, model_bn = history.ema[1], reference.module[1], model[1]
+    # the running statistics moved away from their initial (0, 1), and the average follows them
+    assert not torch.allclose(ema_bn.running_mean, torch.zeros(4), atol=0.1)
+    assert not torch.allclose(ema_bn.running_mean, model_bn.running_mean, atol=1e-3)
+    for name in ("running_mean", "running_var"):
+        assert torch.allclose(getattr(ema_bn, name), getattr(reference_bn, name), atol=1e-6), name
+    for p_ema, p_ref in zip(history.ema.parameters(), reference.module.parameters()):
+        assert torch.allclose(p_ema, p_ref, atol=1e-6)
+    assert int(ema_bn.num_batches_tracked) == int(model_bn.num_batches_tracked) == 5
+
+
 def test_warmup_cosine_factor_at_chosen_steps():
     # warm-up w = 4 over S = 12 steps: (s + 1)/w, then 1/2 (1 + cos(pi (s - w) / (S - w)))
     assert [train.warmup_cosine(s, 12, 4) for s in (0, 1, 3)] == [0.25, 0.5, 1.0]
