@@ -357,7 +357,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
               n_critic: int = 1, gp_weight: float = 10.0, clip: float = 0.01, lr_decay: bool = True,
               optimizer: str = "adam", labels: torch.Tensor | None = None, seed: int = 0, device: torch.device | str | None = None,
               progress: bool = True, callback: Callable[[int, nn.Module], Any] | None = None,
-              callback_every: int = 0) -> History:
+              callback_every: int = 0, ema_decay: float | None = None) -> History:
     r"""Train a GAN by alternating steps: ``n_critic`` discriminator steps, then one generator step.
 
     The losses (``loss``, a :class:`GANLoss` or the name of one in :data:`LOSSES`):
@@ -388,12 +388,16 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
         seed: seeds the batches, the noise and the penalty's interpolation (one CPU generator,
             drawn in this order: batch indices, noise, generated labels, penalty ε).
         callback: ``callback(step, generator)`` every ``callback_every`` generator steps (and
-            after the last), the generator in eval mode; its non-None results are kept in
-            ``history.snapshots``.
+            after the last), the generator in eval mode (its moving average with ``ema_decay``);
+            its non-None results are kept in ``history.snapshots``.
+        ema_decay: keep a moving average of the generator's weights and batch-norm statistics,
+            :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` after every step, as
+            ``history.ema``: averaging the iterates of a game damps the players' orbiting
+            (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training").
     Returns:
         a :class:`gdmcourse.train.History`: ``d_loss`` (the mean over the ``n_critic`` updates)
-        and ``g_loss`` per generator step, ``snapshots``, ``seconds``; the models are trained in
-        place and left on ``device`` in eval mode.
+        and ``g_loss`` per generator step, ``snapshots``, ``seconds``, ``ema`` (the averaged
+        generator, or None); the models are trained in place and left on ``device`` in eval mode.
     Raises:
         ValueError: unknown loss or optimizer, a generator without ``latent_dim``, labels of the wrong length,
             non-finite data, non-positive ``steps``/``n_critic``.
@@ -431,17 +435,19 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
 
     def snapshot(step: int, history: History) -> Any:
         G.eval()
-        result = callback(step, G)
+        result = callback(step, G if history.ema is None else history.ema[0])
         G.train()
         return result
 
     hooks = [train.Every(callback_every, snapshot, last=True)] if callback is not None else []
     history = train.fit(nn.ModuleList([G, D]),
                         gan_objectives(G, D, loss, opt_g, opt_d, rng, n_critic=n_critic, gp_weight=gp_weight, clip=clip),
-                        batches=batch, steps=steps, schedule="linear" if lr_decay else "constant",
+                        batches=batch, steps=steps, schedule="linear" if lr_decay else "constant", ema_decay=ema_decay,
                         callbacks=hooks, progress=progress, desc=f"GAN ({loss.name})")
     G.eval()
     D.eval()
+    if history.ema is not None:  # fit averaged both players: keep the generator's
+        history.ema = history.ema[0]
     return history
 
 

@@ -97,6 +97,33 @@ def test_callback_snapshots_and_errors():
         gan.train_gan(G, D, torch.full_like(data, float("nan")), steps=3, batch_size=8, device="cpu", progress=False)
 
 
+def test_generator_moving_average_is_the_hand_computed_one():
+    """With ema_decay, the callback and history.ema get the average of the generator's iterates
+    (theta_bar_0 = theta_0, theta_bar_k = d theta_bar_{k-1} + (1 - d) theta_k), the raw generator
+    trains as without it; d = 0 is the raw generator itself."""
+    G, D, data = _gaussian_problem()
+    theta_0 = [p.detach().clone() for p in G.parameters()]
+    raw, seen = [], []
+
+    def spy(step, g):
+        raw.append([p.detach().clone() for p in G.parameters()])
+        seen.append(g)
+
+    history = gan.train_gan(G, D, data, steps=3, batch_size=16, seed=0, device="cpu", progress=False,
+                            callback=spy, callback_every=1, ema_decay=0.6)
+    expected = theta_0
+    for theta in raw:
+        expected = [0.6 * e + 0.4 * t for e, t in zip(expected, theta)]
+    assert history.ema is seen[-1] and history.ema is not G and len(raw) == 3
+    assert not torch.allclose(raw[0][0], raw[2][0])
+    for p_ema, e in zip(history.ema.parameters(), expected):
+        assert torch.allclose(p_ema, e, atol=1e-6)
+    G2, D2, _ = _gaussian_problem()
+    plain = gan.train_gan(G2, D2, data, steps=3, batch_size=16, seed=0, device="cpu", progress=False, ema_decay=0.0)
+    assert plain.ema is not None and all(torch.allclose(a, b, atol=1e-7) for a, b in zip(plain.ema.parameters(), G2.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), G2.parameters()))  # averaging leaves training alone
+
+
 def test_conditional_training_and_sampling():
     torch.manual_seed(0)
     G = nets.DCGANGenerator(latent_dim=4, width=2, num_classes=3)
