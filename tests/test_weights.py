@@ -150,6 +150,30 @@ def test_notebooks_and_checkpoints_share_one_recipe():
     assert recipes.load_model("vqvae-mnist").vqvae.num_codes == recipes.VQVAE.num_codes
 
 
+def test_the_dcgan_checkpoint_is_the_generators_moving_average(monkeypatch):
+    """`train dcgan-mnist` ships history.ema and scores both it and the raw generator at each quarter
+    (a tiny recipe for 8 steps; the sampler spied on and replaced by real test digits)."""
+    import dataclasses
+
+    monkeypatch.setattr(recipes, "DCGAN", dataclasses.replace(recipes.DCGAN, width=4, steps=8))
+    held_out = data.shuffled_test_set("mnist")[0].images[5000:6000]
+    seen = []
+
+    def fake_sample(self, n, generator, batch_size=500):
+        seen.append({k: v.clone() for k, v in self.model.state_dict().items()})
+        return held_out[:n]
+
+    monkeypatch.setattr(recipes.DCGANImages, "sample_images", fake_sample)
+    state, info = recipes._train_dcgan(progress=False)
+    rows = info["fid_1000_by_step"]
+    assert [r["step"] for r in rows] == [2, 4, 6, 8] and len(seen) == 8
+    assert all(15 < r["fid"] < 35 and 15 < r["fid_raw_generator"] < 35 for r in rows), rows
+    ema_last, raw_last = seen[-2], seen[-1]  # the average is scored first, then the raw generator
+    assert all(torch.equal(state[k], ema_last[k]) for k in state)
+    assert not all(torch.equal(state[k], raw_last[k]) for k in state if state[k].is_floating_point())
+    assert "moving average, decay 0.9995" in info["recipe"]
+
+
 def test_the_ddpm_recipe_records_its_fid_at_every_quarter(monkeypatch):
     """`train ddpm` scores its EMA weights with DDIM-50 at each quarter of the run (here 8 steps, and a
     sampler replaced by real test digits, so the FIDs are near the real-vs-real figure and the
