@@ -27,15 +27,15 @@ can be compared. Asserts nothing.
     python benchmarks/bench_course.py --only-ddpm    (models.ddpm alone, after retraining it)
 
 Measured 2026-12-01 on the course's CI-like machine (AMD EPYC with AVX-512, 2 cores, one
-thread; benchmarks/results.json holds the full record, run with --keep-ddpm): lecture
-notebooks 8-117 s each (06 WGAN the slowest at 117 s, then 09 at 88 s, 08 at 85 s, 04 at
-84 s), 592 s for the nine, solutions 7-19 s. The machine's speed varies from hour to hour
-(06 took 93, 104 and 117 s in three runs that day; the toy DDPM's training 23.3 s against
-18.4 s in an earlier record), so compare times only within one run; bench_slower_cpu.py
+thread, a DDPM training on the other core; benchmarks/results.json holds the full record, run
+with --keep-ddpm): lecture notebooks 8-82 s each (06 WGAN the slowest at 82 s, then 09 at 79 s,
+08 at 73 s, 04 at 64 s), 488 s for the nine, solutions 6-16 s. The machine's speed varies from
+hour to hour (06 took 93, 104 and 117 s in three runs earlier that day; the toy DDPM's training
+23.3 s against 18.4 s in an earlier record), so compare times only within one run; bench_slower_cpu.py
 projects them onto a slower CPU. VAE NLL 89.64 nats; CVAE: the classifier reads at least 99% of every
 requested digit; toy GAN 8/8 modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID /
-precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN
-162.6 / 0.62 / 0.82, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm) DDIM-50
+precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN (its
+generator's moving average) 144.5 / 0.59 / 0.84, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm) DDIM-50
 100.5 / 0.72 / 0.91 (133 s to sample), ancestral (T = 1,000) from the same 1,000 x_T
 73.8 / 0.76 / 0.90 (2,789 s to sample). Those sampling times predate running the UNet 64 images
 at a time (runtime.chunked): DDIM-50 from the same 1,000 x_T then took 87-89 s, FID again 100.469.
