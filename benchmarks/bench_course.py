@@ -35,10 +35,10 @@ hour to hour (06 took 93, 104 and 117 s in three runs earlier that day; the toy 
 projects them onto a slower CPU. VAE NLL 89.64 nats; CVAE: the classifier reads at least 99% of every
 requested digit; toy GAN 8/8 modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID /
 precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN (its
-generator's moving average) 144.5 / 0.59 / 0.84, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm) DDIM-50
-100.5 / 0.72 / 0.91 (133 s to sample), ancestral (T = 1,000) from the same 1,000 x_T
-73.8 / 0.76 / 0.90 (2,789 s to sample). Those sampling times predate running the UNet 64 images
-at a time (runtime.chunked): DDIM-50 from the same 1,000 x_T then took 87-89 s, FID again 100.469.
+generator's moving average) 144.5 / 0.59 / 0.84, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm, the
+24,000-step checkpoint) DDIM-50 75.3 / 0.77 / 0.91 (68 s to sample), ancestral (T = 1,000) from
+the same 1,000 x_T 59.7 / 0.77 / 0.91 (1,418 s to sample, the UNet on 64 images at a time);
+the 8,000-step checkpoint before it: 100.5 and 73.8.
 """
 
 from __future__ import annotations

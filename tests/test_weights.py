@@ -117,7 +117,9 @@ def test_ddpm_images_are_the_sampler_on_the_network():
     with torch.no_grad():
         x = recipes.ddpm_schedule().ddim_sample(model, (70, 1, 28, 28), steps=3, generator=torch.Generator().manual_seed(0),
                                                 clip=True, progress=False)
-    assert torch.allclose(got, ddpm.to_image_range(x).clamp(0, 1), atol=1e-5)
+    # the network on 64 images rounds differently from the network on 70 (~1e-6); DDIM's x̂0 multiplies that by
+    # up to 1/√ᾱ_t (~150 at the first of 3 steps): 1e-4 on [0, 1] pixels, where a lost chunk would be off by ~1
+    assert torch.allclose(got, ddpm.to_image_range(x).clamp(0, 1), atol=1e-4)
 
 
 def test_generator_rejects_non_generators():
