@@ -547,14 +547,16 @@ def test_cli_bench_discovers_benchmarks(tiny_course, monkeypatch, capsys):
     assert "course table" in out and "hello figures" in out
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("bench_*.py")))
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("bench_*.py")))
 def test_benchmark_scripts_read_their_command_line(script):
     """`python benchmarks/X.py --help` prints X's usage: the script passes its arguments to its parser."""
     import subprocess
     import sys
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / script
-    run = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "usage:" in run.stdout, run.stdout[-500:] + run.stderr[-500:]
 
 
