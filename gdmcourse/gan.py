@@ -435,7 +435,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
 
     def snapshot(step: int, history: History) -> Any:
         G.eval()
-        result = callback(step, G if history.ema is None else history.ema[0])
+        result = callback(step, G if history.ema is None else history.ema)
         G.train()
         return result
 
@@ -443,11 +443,9 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, data: torch.Tensor
     history = train.fit(nn.ModuleList([G, D]),
                         gan_objectives(G, D, loss, opt_g, opt_d, rng, n_critic=n_critic, gp_weight=gp_weight, clip=clip),
                         batches=batch, steps=steps, schedule="linear" if lr_decay else "constant", ema_decay=ema_decay,
-                        callbacks=hooks, progress=progress, desc=f"GAN ({loss.name})")
+                        ema_of=G, callbacks=hooks, progress=progress, desc=f"GAN ({loss.name})")
     G.eval()
     D.eval()
-    if history.ema is not None:  # fit averaged both players: keep the generator's
-        history.ema = history.ema[0]
     return history
 
 

@@ -290,7 +290,7 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         *, epochs: int | None = None, steps: int | None = None, batches: Callable[[], Batch] | None = None,
         batch_size: int = 128, lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
         schedule: Schedule = "constant", warmup: int = 0, lr_min: float = 0.0, ema_decay: float | None = None,
-        seed: int = 0, val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
+        ema_of: nn.Module | None = None, seed: int = 0, val_data: torch.Tensor | Sequence[torch.Tensor] | None = None,
         callbacks: Sequence[Callable[[int, History], Any] | Every] = (), progress: bool = True,
         device: torch.device | str | None = None, desc: str = "training") -> History:
     r"""Train ``model`` and return its :class:`History`.
@@ -313,6 +313,8 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         ema_decay: keep :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` of the
             parameters (and of floating-point buffers such as batch norm's running statistics)
             after every step, returned as ``history.ema`` (an eval-mode copy).
+        ema_of: the part of ``model`` to average (``model`` itself by default): a GAN averages its
+            generator only, not the discriminator trained beside it.
         seed: seeds the sampler built from ``data`` (a CPU generator: the same batches on every device).
         val_data: evaluated with ``loss_fn`` after every epoch into ``history.val``.
         callbacks: :class:`Every` hooks; plain callables are called ``callback(epoch, history)``
@@ -320,7 +322,8 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         progress: show a tqdm progress bar (a widget in notebooks), titled ``desc``.
         device: where batches built from ``data`` go; the model's device by default.
     Raises:
-        ValueError: inconsistent arguments (both ``epochs`` and ``steps``, no data, bad sizes...).
+        ValueError: inconsistent arguments (both ``epochs`` and ``steps``, no data, bad sizes, ``ema_of``
+            not part of ``model``...).
         FloatingPointError: a metric became NaN or infinite; the message names the step.
     """
     params = list(model.parameters())
@@ -339,7 +342,10 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
         raise ValueError("step-counted training (steps=...) takes train.Every(n, fn) hooks, not per-epoch callbacks")
     hooks = [c if isinstance(c, Every) else Every(per_epoch, _per_epoch(c, per_epoch)) for c in callbacks]
 
-    history = History(ema=copy.deepcopy(model).eval().requires_grad_(False) if ema_decay is not None else None)
+    averaged = model if ema_of is None else ema_of
+    if not any(m is averaged for m in model.modules()):
+        raise ValueError("ema_of must be a submodule of the model trained (e.g. the generator of nn.ModuleList([G, D]))")
+    history = History(ema=copy.deepcopy(averaged).eval().requires_grad_(False) if ema_decay is not None else None)
     model.train()
     start = time.perf_counter()
     with progress_bar(total=total, desc=desc, disable=not progress) as bar:
@@ -350,7 +356,7 @@ def fit(model: nn.Module, loss_fn: LossFn | Sequence[Objective], data: torch.Ten
             for scheduler in schedulers:
                 scheduler.step()
             if history.ema is not None:
-                _ema_update(history.ema, model, ema_decay)
+                _ema_update(history.ema, averaged, ema_decay)
             _check_finite(metrics, step, f" (epoch {(step - 1) // per_epoch + 1})" if per_epoch else "")
             for k, v in metrics.items():
                 history.steps.setdefault(k, []).append(v)

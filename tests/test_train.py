@@ -139,6 +139,26 @@ def test_ema_averages_batch_norm_statistics_as_torch_averaged_model_does():
     assert int(ema_bn.num_batches_tracked) == int(model_bn.num_batches_tracked) == 5
 
 
+def test_ema_of_averages_one_part_of_the_model_only():
+    # two players in one ModuleList; only the first is averaged, against torch's AveragedModel of it
+    torch.manual_seed(0)
+    first, second = nn.Linear(3, 2), nn.Linear(2, 1)
+    model = nn.ModuleList([first, second])
+    reference = torch.optim.swa_utils.AveragedModel(first, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.7))
+    reference.update_parameters(first)
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(2))
+    history = train.fit(model, lambda m, batch: m[1](m[0](batch[0])).pow(2).mean(), x, steps=4, batch_size=8,
+                        lr=0.1, ema_decay=0.7, ema_of=first, progress=False,
+                        callbacks=[train.Every(1, lambda step, h: reference.update_parameters(first))])
+    assert isinstance(history.ema, nn.Linear) and history.ema is not first
+    assert not torch.allclose(history.ema.weight, first.weight, atol=1e-4)  # an average, not a copy
+    for p_ema, p_ref in zip(history.ema.parameters(), reference.module.parameters()):
+        assert torch.allclose(p_ema, p_ref, atol=1e-6)
+    with pytest.raises(ValueError, match="ema_of must be a submodule"):
+        train.fit(model, lambda m, batch: m[0](batch[0]).sum(), x, steps=1, ema_decay=0.7, ema_of=nn.Linear(3, 2),
+                  progress=False)
+
+
 def test_warmup_cosine_factor_at_chosen_steps():
     # warm-up w = 4 over S = 12 steps: (s + 1)/w, then 1/2 (1 + cos(pi (s - w) / (S - w)))
     assert [train.warmup_cosine(s, 12, 4) for s in (0, 1, 3)] == [0.25, 0.5, 1.0]
