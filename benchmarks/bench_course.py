@@ -177,12 +177,11 @@ def cpu_description() -> dict[str, object]:
     return {"cpu_model": model, "cpu_vector_extensions": vector}
 
 
-def _write_atomic(out: Path, result: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(result, indent=1) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+def write_json(out: Path, result: dict) -> None:
+    """Write ``result`` to ``out`` as indented JSON, atomically (a reader never sees half a record)."""
+    from gdmcourse.course.notebooks import write_text_atomic
+
+    write_text_atomic(out, json.dumps(result, indent=1) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference = data.shuffled_test_set("mnist")[0].images[:1000]
         result["models"]["ddpm"] = {"date": date.today().isoformat(), "torch": torch.__version__,
                                     **ddpm_figures(reference, metrics.feature_extractor("mnist", device="cpu"))}
-        _write_atomic(out, result)
+        write_json(out, result)
         print(f"wrote {out} (models.ddpm only)")
         return 0
 
@@ -232,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, figs in result["models"].items():
         print(f"{name:18s} " + ", ".join(f"{k} {v}" for k, v in figs.items()))
 
-    _write_atomic(out, result)
+    write_json(out, result)
     print(f"\nwrote {out}")
     return 0 if all(r["ok"] for r in result.get("notebooks", {}).values()) else 1
 

@@ -115,7 +115,7 @@ def record(out: Path, points: list[dict[str, float]], target: Path) -> None:
     """Add this run's frontier to ``target`` (``benchmarks/ddpm_frontier.json``), keyed by its recipe."""
     import torch
 
-    from bench_course import cpu_description
+    from bench_course import cpu_description, write_json
 
     final_path = out / "final.json"
     if not final_path.exists():
@@ -128,9 +128,7 @@ def record(out: Path, points: list[dict[str, float]], target: Path) -> None:
                  "torch": torch.__version__, "n_samples": 1000, "sampler": "DDIM-50, clipped x0, seed 0",
                  "reference": "data.shuffled_test_set('mnist')[:1000]", "points": points,
                  "final_train_seconds": final["train_seconds"]}
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(runs, indent=1) + "\n")
-    tmp.replace(target)
+    write_json(target, runs)
 
 
 def show(target: Path) -> None:

@@ -85,7 +85,7 @@ def project(slower: dict[str, float], reference: dict[str, float], today: dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_course import _write_atomic, cpu_description
+    from bench_course import cpu_description, write_json
 
     root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(prog="bench_slower_cpu", description=__doc__.splitlines()[0])
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{r['today_here']:6.1f} {r['projected']:9.1f} {r['projected_cautious']:8.1f} {mark}")
     print(f"ratio of the totals {overall:.2f}, largest single ratio {largest:.2f}; budget {BUDGET_S:.0f} s "
           "on the slower CPU")
-    _write_atomic(args.out, {"date": date.today().isoformat(), **cpu_description(), "reference_commit": REFERENCE_COMMIT,
+    write_json(args.out, {"date": date.today().isoformat(), **cpu_description(), "reference_commit": REFERENCE_COMMIT,
                              "budget_slower_cpu": BUDGET_S, "ratio_of_totals": round(overall, 3),
                              "largest_ratio": round(largest, 3), "notebooks": rows})
     print(f"wrote {args.out}")
