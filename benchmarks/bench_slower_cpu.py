@@ -19,14 +19,16 @@ asserts nothing. Needs git and a clone with the commit in its history. About 20 
 The projection assumes the slower machine is slower by one factor for old and new notebooks
 alike; the per-notebook ratios of the reference (printed) show how far that holds.
 
-Measured 2026-12-01 on the CI-like machine (AMD EPYC with AVX-512, 2 cores, one thread), twice:
+Measured on the CI-like machine (AMD EPYC with AVX-512, 2 cores, one thread). 2026-12-01, twice:
 the reference took 710 and 721 s here against 1,031 s there (ratios 1.45 and 1.43; single
 notebooks 1.14-1.66, and one notebook's time moves by up to a third from run to run, so
-single ratios say little). The second run (benchmarks/slower_cpu.json, after notebook 06's
-clipped WGANs were shortened), today's notebooks here (571 s for the nine) and projected there:
-01 57 s → 81, 02 61 → 88, 03 9 → 12, 04 87 → 124, 05 43 → 61, 06 92 → 131, 07 47 → 68,
-08 87 → 124, 09 91 → 130 s. With the largest single ratio (1.66) instead, 06 and 09 would
-take 152 and 151 s, the others at most 144 s.
+single ratios say little). 2026-12-01 again, after notebooks 04, 08 and 09 moved to the
+retrained DCGAN and DDPM (benchmarks/slower_cpu.json; a DDPM training on the other core slowed
+both versions alike): reference 725 s here (ratio 1.42; single notebooks 1.04-1.88), today's
+notebooks here (548 s for the nine) and projected there: 01 57 s → 82, 02 60 → 85, 03 8 → 11,
+04 80 → 113, 05 32 → 45, 06 92 → 130, 07 52 → 73, 08 81 → 115, 09 89 → 126 s. With each
+notebook's own ratio instead, 06 is the slowest at 144 s (04 132, the others at most 111 s); with
+the largest single ratio (05's 1.88, a 26 s notebook), 06, 09 and 08 would take 172, 166 and 151 s.
 """
 
 from __future__ import annotations
