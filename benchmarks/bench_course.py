@@ -27,18 +27,18 @@ can be compared. Asserts nothing.
     python benchmarks/bench_course.py --only-ddpm    (models.ddpm alone, after retraining it)
 
 Measured 2026-12-01 on the course's CI-like machine (AMD EPYC with AVX-512, 2 cores, one
-thread, a DDPM training on the other core; benchmarks/results.json holds the full record, run
-with --keep-ddpm): lecture notebooks 8-82 s each (06 WGAN the slowest at 82 s, then 09 at 79 s,
-08 at 73 s, 04 at 64 s), 488 s for the nine, solutions 6-16 s. The machine's speed varies from
-hour to hour (06 took 93, 104 and 117 s in three runs earlier that day; the toy DDPM's training
-23.3 s against 18.4 s in an earlier record), so compare times only within one run; bench_slower_cpu.py
-projects them onto a slower CPU. VAE NLL 89.64 nats; CVAE: the classifier reads at least 99% of every
-requested digit; toy GAN 8/8 modes; VQ-VAE perplexity 92.9 of 128, no dead codes; FID /
-precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75 / 0.79, DCGAN (its
-generator's moving average) 144.5 / 0.59 / 0.84, VQ-VAE 205.4 / 0.73 / 0.84; DDPM (the same day, --only-ddpm, the
-24,000-step checkpoint) DDIM-50 75.3 / 0.77 / 0.91 (68 s to sample), ancestral (T = 1,000) from
-the same 1,000 x_T 59.7 / 0.77 / 0.91 (1,418 s to sample, the UNet on 64 images at a time);
-the 8,000-step checkpoint before it: 100.5 and 73.8.
+thread, a DDPM training on the other core) in one run of ``python -m gdmcourse bench``
+(benchmarks/results.json): lecture notebooks 9-99 s each (06 WGAN the slowest at 99 s, then 09
+at 92 s, 08 at 86 s, 04 at 82 s), 580 s for the nine, solutions 6-22 s. The machine's speed
+varies from hour to hour (06 took 82, 93, 99, 104 and 117 s in runs that day; the toy DDPM's
+training 24.3 s against 18.4 s in an earlier record), so compare times only within one run;
+bench_slower_cpu.py projects them onto a slower CPU. VAE NLL 89.64 nats; CVAE: the classifier
+reads at least 99% of every requested digit; toy GAN 8/8 modes; VQ-VAE perplexity 92.9 of 128,
+no dead codes; FID / precision / recall at N = 1,000: real 23.7 / 0.90 / 0.88, VAE 275.2 / 0.75
+/ 0.79, DCGAN (its generator's moving average) 144.5 / 0.59 / 0.84, VQ-VAE 205.4 / 0.73 / 0.84;
+DDPM DDIM-50 75.3 / 0.77 / 0.91 (75 s to sample), ancestral (T = 1,000) from the same 1,000 x_T
+59.7 / 0.77 / 0.91 (1,520 s to sample, the UNet on 64 images at a time); the 8,000-step
+checkpoint before it: 100.5 and 73.8.
 """
 
 from __future__ import annotations
