@@ -41,6 +41,25 @@ flattens in its last quarter (77.6, 73.9, 75.3 at steps 18,000, 21,000, 24,000; 
 1,000 samples each): FID 70 was not reached within 2 CPU-hours with this 0.2 M-parameter
 UNet; a wider one (width 24 or 32: 0.58 and 0.80 s per step of 64) is the next thing to measure.
 
+Measured after it, the same day and machine:
+
+- Draws. The shipped weights, DDIM-50, five draws of 1,000 samples (seeds 0-4) against the same
+  reference: FID 75.3, 68.6, 67.9, 70.2, 84.6 (mean 73.3, range 16.7; precision 0.74-0.78,
+  recall 0.89-0.92). One draw at N = 1,000 moves FID by several points either way; the seed-0
+  figure the benchmark records (75.3) is near the five draws' mean, which is above 70. Snapshots
+  of one run are compared from the same x_T (seed 0), so their differences are less noisy.
+- The spacing of DDIM's 50 levels, shipped weights, the same x_T (seed 0): evenly spaced from
+  T - 1 to 0 (the sampler's) 75.3; "trailing" (999, 979, ..., 19) 74.2; quadratic up to 0.8 T
+  (DDIM's choice for CIFAR-10) 72.0; quadratic up to T 79.2 (both quadratic ones have 49
+  distinct levels, so one network call fewer). The differences, at most 4, are one paired draw
+  each and smaller than the spread of draws: no spacing is shown to be better here.
+- A width-24 UNet (0.45 M parameters, 0.59 s per step of 64 on one thread), 6,000 steps of 64,
+  the same learning rate and EMA 0.9995: FID 2190.7, 1228.1, 459.6, 180.9 at steps 1,500, 3,000,
+  4,500, 6,000 (3,705 s), against the width-16 run's 93.5 at 3,438 s. This does not settle the
+  width: the average's window, 1/(1 - d) = 2,000 steps, is a third of this run, so at its end
+  more than a fifth of the average (0.9995^3000 = 22%) still comes from the first half of
+  training; a fair test of width needs a decay near 0.998 at this length, or the 2-hour length.
+
     python benchmarks/bench_ddpm_frontier.py train --out DIR [--every 2500]
     python benchmarks/bench_ddpm_frontier.py score DIR [--record benchmarks/ddpm_frontier.json]
     python benchmarks/bench_ddpm_frontier.py          (prints the record)
