@@ -87,6 +87,7 @@ def train(out: Path, every: int) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps({"steps": recipes.DDPM_STEPS, "ema_decay": recipes.DDPM_EMA_DECAY,
+                                              "width": recipes.ddpm_unet().width,
                                               "threads": torch.get_num_threads(), "every": every}))
     start = time.perf_counter()
 
@@ -138,13 +139,18 @@ def record(out: Path, points: list[dict[str, float]], target: Path) -> None:
 
     from bench_course import cpu_description, write_json
 
+    from gdmcourse import recipes
+
     final_path = out / "final.json"
     if not final_path.exists():
         raise SystemExit(f"{final_path} is missing: record a run's frontier once its training has finished")
     final = json.loads(final_path.read_text())
     run = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     runs = json.loads(target.read_text()) if target.exists() else {}
-    key = f"width 16 UNet, {final['steps']} steps of batch {final['batch_size']}, {final['weights']}"
+
+    # the UNet's width as the run recorded it (runs before that record: the recipe's today)
+    width = run.get("width", recipes.ddpm_unet().width)
+    key = f"width {width} UNet, {final['steps']} steps of batch {final['batch_size']}, {final['weights']}"
     runs[key] = {"date": time.strftime("%Y-%m-%d"), **cpu_description(), "train_threads": run.get("threads"),
                  "torch": torch.__version__, "n_samples": 1000, "sampler": "DDIM-50, clipped x0, seed 0",
                  "reference": "data.shuffled_test_set('mnist')[:1000]", "points": points,
